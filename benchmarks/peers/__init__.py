@@ -1,0 +1,94 @@
+"""The competitors, one small module each, and how to load one.
+
+Every peer module exposes the same things, so the runner and the pytest
+benchmarks treat them alike:
+
+* ``NAME``: the library's name; ``AVAILABLE`` and ``NOTE`` (why not);
+* ``version()``: the library's version as a string;
+* ``JOBS``: ``{"full": fn, "route": fn, ...}`` for its main variant, each
+  ``fn(chunks) -> tuple of ints`` (a checksum, so no work can be skipped);
+* ``VARIANTS``: ``{variant name: jobs}`` when one library is measured in
+  more than one way (msgspec untyped/typed, qmpfast C/pure Python).
+
+A job a peer cannot do is simply absent from its jobs.  A module whose
+library is missing still imports, with ``AVAILABLE = False``.
+
+``REGISTRY`` lists every variant with the module that holds it and the
+environment it needs *before* that module is imported (qmpfast picks its
+backend at import time), which is why the runner measures each variant in
+a fresh process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import NamedTuple
+
+#: (variant, module in this package, environment to set before import;
+#: a value of None means "unset").
+REGISTRY = (
+    ("stdlib-json", "stdlib_json", {}),
+    ("orjson", "orjson_peer", {}),
+    ("msgspec", "msgspec_peer", {}),
+    ("msgspec-typed", "msgspec_peer", {}),
+    ("qemu.qmp", "qemu_qmp_peer", {}),
+    ("qmpfast-c", "qmpfast_peer", {"QMPFAST_PUREPYTHON": None}),
+    ("qmpfast-python", "qmpfast_peer", {"QMPFAST_PUREPYTHON": "1"}),
+)
+
+VARIANT_NAMES = tuple(name for name, _, _ in REGISTRY)
+REGISTRY_ENV = {name: env for name, _, env in REGISTRY}
+
+
+class Peer(NamedTuple):
+    """One loaded variant: ``jobs`` is empty when it is unavailable."""
+    name: str
+    library: str
+    available: bool
+    note: str
+    version: str
+    jobs: dict
+
+
+def select(wanted=None) -> list:
+    """Variant names matching ``wanted`` (variant or library names, e.g.
+    "msgspec" selects msgspec and msgspec-typed); all when None."""
+    if not wanted:
+        return list(VARIANT_NAMES)
+    def matches(name, w):
+        return name == w or name.startswith(w + "-")
+    unknown = [w for w in wanted if not any(matches(n, w) for n in VARIANT_NAMES)]
+    if unknown:
+        raise ValueError(f"unknown peer(s) {unknown}; known: {list(VARIANT_NAMES)}")
+    chosen = [n for n in VARIANT_NAMES if any(matches(n, w) for w in wanted)]
+    return chosen
+
+
+def load(variant: str, set_env: bool = True) -> Peer:
+    """Import the module holding ``variant`` and return it as a Peer.
+
+    With ``set_env`` the variant's environment is applied first; that only
+    matters in a process that has not imported the library yet.
+    """
+    for name, module_name, env in REGISTRY:
+        if name == variant:
+            break
+    else:
+        raise ValueError(f"unknown peer {variant!r}; known: {list(VARIANT_NAMES)}")
+    if set_env:
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    variants = getattr(module, "VARIANTS", {module.NAME: module.JOBS})
+    version = module.version() if module.AVAILABLE else ""
+    if not module.AVAILABLE:
+        return Peer(variant, module.NAME, False, module.NOTE, version, {})
+    if variant not in variants:
+        note = getattr(module, "NOTE", "") or \
+            f"{variant} is not the variant loaded in this process"
+        return Peer(variant, module.NAME, False, note, version, {})
+    return Peer(variant, module.NAME, True, "", version, dict(variants[variant]))

@@ -1,0 +1,265 @@
+"""Compare QMP parsers on the same seeded event stream.
+
+    python -m benchmarks.run                       # everything, ~20 MB stream
+    python -m benchmarks.run --quick               # 2 MB, 3 repeats
+    python -m benchmarks.run --jobs route filter --peers orjson msgspec qmpfast
+    python -m benchmarks.run --busy-heap --json results.json
+
+Jobs (see ``benchmarks.peers``): ``full`` (name, timestamp and data dict of
+every event), ``route`` (name and timestamp only), ``typed`` (the documented
+events' data members as attributes), ``filter`` (keep BLOCK_IO_ERROR only,
+read its data).  full/route/typed run on the default mix; filter runs on
+the "filter" mix, where BLOCK_IO_ERROR is about 1 % of events.
+
+Method: every (peer, job) runs in a fresh interpreter (``benchmarks._worker``)
+so imports and GC state do not leak between peers.  Each reads the same
+stream file, splits it into fixed-size chunks (mid-line, like socket
+reads), runs the job once as a warm-up, then ``--repeat`` timed runs
+(``time.perf_counter``); the median is reported.  The GC stays enabled.
+Every peer's checksum is compared with a reference computed with the
+standard library, so a fast but wrong peer shows up as "WRONG".
+
+Columns: ns/event (all events in the stream, including those a filter
+drops), MB/s (10**6 bytes), "vs orjson" = orjson time / this time and
+"vs msgspec" = best msgspec variant time / this time (above 1 = faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import peers
+from .peers import _common
+from .streams import MIXES, make_stream
+
+JOBS = ("full", "route", "typed", "filter")
+STREAM_MIX = {"full": "default", "route": "default", "typed": "default",
+              "filter": "filter"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict:
+    return {
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _worker(args: list, variant: str, timeout: float = 900) -> dict:
+    """Run ``benchmarks._worker`` in a fresh interpreter for ``variant``."""
+    env = dict(os.environ)
+    for key, value in dict(peers.REGISTRY_ENV[variant]).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.setdefault("PYTHONHASHSEED", "0")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks._worker", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"error": " | ".join(tail) or f"exit {proc.returncode}"}
+    return json.loads(proc.stdout)
+
+
+def make_streams(jobs, size_mb, seed, order, sep, directory) -> dict:
+    """Write one stream file per mix the jobs need; {mix: (path, bytes)}."""
+    out = {}
+    for mix in sorted({STREAM_MIX[j] for j in jobs}):
+        data = make_stream(size=int(size_mb * 2**20), seed=seed, order=order,
+                           mix=MIXES[mix], sep=sep)
+        path = Path(directory) / f"qmp-{mix}.jsonl"
+        path.write_bytes(data)
+        out[mix] = (str(path), data)
+    return out
+
+
+def ratio(base, this):
+    return base / this if base and this else None
+
+
+def fmt_ratio(r) -> str:
+    return f"{r:.2f}x" if r is not None else "-"
+
+
+def print_table(job: str, rows: list, out=sys.stdout) -> None:
+    print(f"\n## {job}  ({rows[0]['events'] if rows else 0} events, "
+          f"{rows[0]['bytes'] / 1e6 if rows else 0:.1f} MB, "
+          f"mix {STREAM_MIX[job]})", file=out)
+    head = f"{'peer':<16} {'ns/event':>10} {'MB/s':>8} {'vs orjson':>10} " \
+           f"{'vs msgspec':>11} {'spread':>7}  check"
+    print(head, file=out)
+    print("-" * len(head), file=out)
+    for r in rows:
+        print(f"{r['variant']:<16} {r['ns_per_event']:>10.0f} {r['mb_s']:>8.1f} "
+              f"{fmt_ratio(r['vs_orjson']):>10} {fmt_ratio(r['vs_msgspec']):>11} "
+              f"{r['spread'] * 100:>6.1f}%  {'ok' if r['ok'] else 'WRONG'}",
+              file=out)
+
+
+def summarise(job: str, raw: list, expected) -> list:
+    """Turn worker outputs for one job into table rows, fastest first."""
+    rows = []
+    for w in raw:
+        med = w["median"]
+        rows.append({
+            "variant": w["variant"], "median_s": med, "times_s": w["times"],
+            "ns_per_event": med / w["events"] * 1e9,
+            "mb_s": w["bytes"] / med / 1e6,
+            "spread": (max(w["times"]) - min(w["times"])) / med,
+            "events": w["events"], "bytes": w["bytes"],
+            "checksum": w["checksum"], "ok": w["checksum"] == list(expected),
+        })
+    by = {r["variant"]: r["median_s"] for r in rows}
+    orjson_t = by.get("orjson")
+    msgspec_t = min((t for v, t in by.items() if v.startswith("msgspec")),
+                    default=None)
+    for r in rows:
+        r["vs_orjson"] = ratio(orjson_t, r["median_s"])
+        r["vs_msgspec"] = ratio(msgspec_t, r["median_s"])
+    return sorted(rows, key=lambda r: r["median_s"])
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Compare QMP parsers on the same seeded event stream.")
+    ap.add_argument("--jobs", nargs="+", default=None,
+                    help=f"jobs to run (default: all of {', '.join(JOBS)})")
+    ap.add_argument("--peers", nargs="+", default=None,
+                    help="variants or libraries (e.g. orjson msgspec qmpfast); "
+                         f"known: {', '.join(peers.VARIANT_NAMES)}")
+    ap.add_argument("--size-mb", type=float, default=None,
+                    help="stream size in MiB (default 20, --quick 2)")
+    ap.add_argument("--chunk", type=int, default=65536, help="chunk size in bytes")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="timed runs per measurement (default 5, --quick 3)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--order", choices=("qemu", "doc"), default="qemu",
+                    help="key order of each message")
+    ap.add_argument("--sep", choices=("crlf", "lf"), default="crlf",
+                    help="message separator (QEMU writes CRLF)")
+    ap.add_argument("--busy-heap", type=int, nargs="?", const=1_000_000,
+                    default=0, metavar="N",
+                    help="allocate N long-lived dicts before timing "
+                         "(default N = 1000000) to show GC effects")
+    ap.add_argument("--json", metavar="OUT", help="also write results as JSON")
+    ap.add_argument("--quick", action="store_true",
+                    help="small stream and fewer repeats, for a smoke run")
+    args = ap.parse_args(argv)
+    args.jobs = [j for spec in (args.jobs or JOBS) for j in spec.split(",") if j]
+    bad = [j for j in args.jobs if j not in JOBS]
+    if bad:
+        ap.error(f"unknown job(s) {bad}; known: {list(JOBS)}")
+    wanted = [p for spec in (args.peers or []) for p in spec.split(",") if p]
+    try:
+        args.variants = peers.select(wanted)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if args.size_mb is None:
+        args.size_mb = 2 if args.quick else 20
+    if args.repeat is None:
+        args.repeat = 3 if args.quick else 5
+    if args.chunk <= 0 or args.repeat <= 0 or args.size_mb <= 0:
+        ap.error("--chunk, --repeat and --size-mb must be positive")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sep = "\r\n" if args.sep == "crlf" else "\n"
+    info = machine_info()
+    config = {k: getattr(args, k) for k in
+              ("jobs", "variants", "size_mb", "chunk", "repeat", "seed",
+               "order", "sep", "busy_heap")}
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    probes = {}
+    for v in args.variants:
+        probes[v] = _worker(["probe", v], v, timeout=120)
+        if "error" in probes[v]:
+            probes[v] = {"variant": v, "available": False, "jobs": [],
+                         "note": probes[v]["error"], "version": ""}
+
+    print("# QMP parser benchmark\n")
+    print(f"machine : {info['cpu']} ({info['cpus']} CPUs), {info['platform']}")
+    print(f"python  : {info['python']}")
+    for v, p in probes.items():
+        state = p["version"] if p["available"] else f"unavailable: {p['note']}"
+        print(f"{v:<16}: {state}")
+    print(f"stream  : {args.size_mb:g} MiB, seed {args.seed}, order {args.order}, "
+          f"sep {args.sep}, chunks of {args.chunk} B; median of {args.repeat} "
+          f"after 1 warm-up; GC on"
+          + (f"; busy heap of {args.busy_heap} dicts" if args.busy_heap else ""))
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="qmpfast-bench-") as tmp:
+        streams = make_streams(args.jobs, args.size_mb, args.seed, args.order,
+                               sep, tmp)
+        for job in args.jobs:
+            path, data = streams[STREAM_MIX[job]]
+            expected = _common.reference(job, data)
+            raw, errors = [], {}
+            for v in args.variants:
+                if not probes[v]["available"] or job not in probes[v]["jobs"]:
+                    continue
+                log(f"[{job}] {v} ...")
+                w = _worker(["run", v, job, path, "--chunk", str(args.chunk),
+                             "--repeat", str(args.repeat),
+                             "--busy-heap", str(args.busy_heap)], v)
+                if "error" in w:
+                    errors[v] = w["error"]
+                    log(f"[{job}] {v} failed: {w['error']}")
+                elif "skipped" in w:
+                    errors[v] = w["skipped"]
+                else:
+                    raw.append(w)
+            rows = summarise(job, raw, expected)
+            results[job] = {"rows": rows, "errors": errors,
+                            "expected": list(expected)}
+            print_table(job, rows)
+            for v, e in errors.items():
+                print(f"{v:<16} failed: {e}")
+
+    missing = [v for v, p in probes.items() if not p["available"]]
+    if missing:
+        print("\nnot measured: " + "; ".join(
+            f"{v} ({probes[v]['note']})" for v in missing))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "config": config, "peers": probes,
+                       "results": results}, f, indent=2)
+        print(f"\nresults written to {args.json}")
+    wrong = [(j, r["variant"]) for j, res in results.items()
+             for r in res["rows"] if not r["ok"]]
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

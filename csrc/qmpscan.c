@@ -1,0 +1,921 @@
+/*
+ * qmpscan.c: see qmpscan.h.
+ *
+ * One explicit state machine; every state can be suspended at any byte, so a
+ * message split anywhere costs what it costs in one piece.  Containers are
+ * tracked on caller-owned stacks (no recursion).  Strings are scanned eight
+ * bytes at a time; only quotes, backslashes, control bytes and non-ASCII bytes
+ * leave the fast loop.
+ */
+#include "qmpscan.h"
+
+#include <string.h>
+
+enum {
+    ST_TOP = 0,     /* between messages */
+    ST_SKIPLINE,    /* recovering: drop bytes up to the next line break */
+    ST_OBJ_FIRST,   /* after '{': key or '}'  (states from here on are
+                       inside a message) */
+    ST_OBJ_KEY,     /* after ',' in an object: key */
+    ST_COLON,       /* after a key */
+    ST_VALUE,       /* after ':' or ',' in an array */
+    ST_ARR_FIRST,   /* after '[': value or ']' */
+    ST_AFTER,       /* after a value: ',' or the closing bracket */
+    ST_KEY,         /* inside a key string */
+    ST_STRING,      /* inside a value string */
+    ST_NUMBER,
+    ST_LITERAL
+};
+
+enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
+
+static const char *const literals[3] = {"true", "false", "null"};
+static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
+                                          QMPF_T_NULL};
+
+static const uint8_t is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
+                                   ['\r'] = 1};
+
+uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len)
+{
+    uint32_t h = 2166136261u ^ (parent * 16777619u);
+    for (size_t i = 0; i < len; i++) {
+        h ^= key[i];
+        h *= 16777619u;
+    }
+    return h ^ (h >> 15);
+}
+
+int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
+                      uint32_t parent, uint32_t off, uint32_t len,
+                      int32_t value)
+{
+    uint32_t h = qmpf_hash(parent, pool + off, len) & mask;
+    for (uint32_t tries = 0; tries <= mask; tries++) {
+        uint32_t *e = table + (size_t)h * 4;
+        if (e[0] == 0) {
+            e[0] = parent + 1;
+            e[1] = off;
+            e[2] = len;
+            e[3] = (uint32_t)value;
+            return 0;
+        }
+        if (e[0] == parent + 1 && e[2] == len &&
+            memcmp(pool + e[1], pool + off, len) == 0)
+            return -1;
+        h = (h + 1) & mask;
+    }
+    return -1;
+}
+
+static int32_t lookup(const qmpf_schema *sc, uint32_t parent,
+                      const uint8_t *key, uint32_t len)
+{
+    uint32_t h = qmpf_hash(parent, key, len) & sc->table_mask;
+    for (;;) {
+        const uint32_t *e = sc->table + (size_t)h * 4;
+        if (e[0] == 0)
+            return -1;
+        if (e[0] == parent + 1 && e[2] == len &&
+            memcmp(sc->pool + e[1], key, len) == 0)
+            return (int32_t)e[3];
+        h = (h + 1) & sc->table_mask;
+    }
+}
+
+void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
+               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
+               uint64_t max_size, int64_t start_offset)
+{
+    memset(s, 0, sizeof(*s));
+    s->schema = schema;
+    s->kinds = kinds;
+    s->nodes = nodes;
+    s->partial = partial;
+    s->max_depth = max_depth;
+    s->max_size = max_size;
+    s->pos = start_offset;
+    s->msg_start = start_offset;
+    s->state = ST_TOP;
+    s->val_node = -1;
+    s->name_id = -1;
+}
+
+int qmpf_in_message(const qmpf_scanner *s)
+{
+    return s->state >= ST_OBJ_FIRST;
+}
+
+int64_t qmpf_keep_from(const qmpf_scanner *s)
+{
+    return qmpf_in_message(s) ? s->msg_start : s->pos;
+}
+
+/* ---- strings ---------------------------------------------------------- */
+
+static inline void capture(qmpf_scanner *s, const uint8_t *from, size_t n)
+{
+    if (s->cap_over)
+        return;
+    if (s->cap_len + n > QMPF_CAPTURE_MAX) {
+        s->cap_over = 1;
+        return;
+    }
+    memcpy(s->cap + s->cap_len, from, n);
+    s->cap_len += (uint32_t)n;
+}
+
+static void capture_cp(qmpf_scanner *s, uint32_t cp)
+{
+    uint8_t b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (uint8_t)(0xC0 | (cp >> 6));
+        b[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (uint8_t)(0xE0 | (cp >> 12));
+        b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        b[0] = (uint8_t)(0xF0 | (cp >> 18));
+        b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        b[3] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    capture(s, b, n);
+}
+
+static inline int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define QMPF_SWAR 1
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+/* High bit set in each byte that is '"', '\\', < 0x20 or >= 0x80; bytes
+ * above the first such byte may be flagged falsely, the first never is. */
+static inline uint64_t string_specials(uint64_t v)
+{
+    uint64_t q = v ^ (ONES * '"');
+    uint64_t b = v ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | (v - ONES * 0x20) | v) &
+           HIGHS;
+}
+#endif
+
+static inline int string_special(uint8_t c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
+/*
+ * Scan string contents from *pp.  Returns 1 when the closing quote was
+ * consumed, 0 when the input ran out (state saved), or -code on an error with
+ * *pp at the offending byte.  Strings being captured (keys of tracked
+ * objects, event names) are copied, decoded, into s->cap.
+ */
+static int scan_string(qmpf_scanner *s, const uint8_t **pp,
+                       const uint8_t *end)
+{
+    const uint8_t *p = *pp;
+    const uint8_t *run;
+    const int cap = s->str_mode != 0;
+    uint8_t c;
+
+    for (;;) {
+        /* continuation bytes of a UTF-8 sequence */
+        while (s->u8need) {
+            if (p == end) {
+                *pp = p;
+                return 0;
+            }
+            c = *p;
+            if (c < s->u8lo || c > s->u8hi) {
+                *pp = p;
+                return -QMPF_E_BAD_UTF8;
+            }
+            if (cap)
+                capture(s, p, 1);
+            s->u8lo = 0x80;
+            s->u8hi = 0xBF;
+            s->u8need--;
+            p++;
+        }
+        /* an escape sequence, possibly a surrogate pair */
+        while (s->esc) {
+            if (p == end) {
+                *pp = p;
+                return 0;
+            }
+            c = *p;
+            if (s->esc == 1) {
+                uint8_t out;
+                switch (c) {
+                case '"': out = '"'; break;
+                case '\\': out = '\\'; break;
+                case '/': out = '/'; break;
+                case 'b': out = '\b'; break;
+                case 'f': out = '\f'; break;
+                case 'n': out = '\n'; break;
+                case 'r': out = '\r'; break;
+                case 't': out = '\t'; break;
+                case 'u':
+                    s->esc = 2;
+                    s->ucode = 0;
+                    p++;
+                    continue;
+                default:
+                    *pp = p;
+                    return -QMPF_E_BAD_ESCAPE;
+                }
+                if (cap)
+                    capture(s, &out, 1);
+                s->esc = 0;
+                p++;
+            } else if (s->esc <= 5) {
+                int h = hexval(c);
+                uint32_t cp;
+                if (h < 0) {
+                    *pp = p;
+                    return -QMPF_E_BAD_UNICODE_ESCAPE;
+                }
+                s->ucode = (s->ucode << 4) | (uint32_t)h;
+                p++;
+                if (++s->esc <= 5)
+                    continue;
+                cp = s->ucode;
+                if (s->hisur) {
+                    if (cp < 0xDC00 || cp > 0xDFFF) {
+                        *pp = p - 1;
+                        return -QMPF_E_LONE_SURROGATE;
+                    }
+                    cp = 0x10000 + ((s->hisur - 0xD800) << 10) +
+                         (cp - 0xDC00);
+                    s->hisur = 0;
+                } else if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    s->hisur = cp;
+                    s->esc = 6;
+                    continue;
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    *pp = p - 1;
+                    return -QMPF_E_LONE_SURROGATE;
+                }
+                if (cap)
+                    capture_cp(s, cp);
+                s->esc = 0;
+            } else if (s->esc == 6) {
+                if (c != '\\') {
+                    *pp = p;
+                    return -QMPF_E_LONE_SURROGATE;
+                }
+                s->esc = 7;
+                p++;
+            } else {
+                if (c != 'u') {
+                    *pp = p;
+                    return -QMPF_E_LONE_SURROGATE;
+                }
+                s->esc = 2;
+                s->ucode = 0;
+                p++;
+            }
+        }
+        /* plain bytes */
+        run = p;
+#ifdef QMPF_SWAR
+        while (end - p >= 8) {
+            uint64_t v, m;
+            memcpy(&v, p, 8);
+            m = string_specials(v);
+            if (m) {
+                p += __builtin_ctzll(m) >> 3;
+                goto special;
+            }
+            p += 8;
+        }
+#endif
+        while (p < end && !string_special(*p))
+            p++;
+        if (p == end) {
+            if (cap)
+                capture(s, run, (size_t)(p - run));
+            *pp = p;
+            return 0;
+        }
+#ifdef QMPF_SWAR
+    special:
+#endif
+        c = *p;
+        if (c == '"') {
+            if (cap)
+                capture(s, run, (size_t)(p - run));
+            *pp = p + 1;
+            return 1;
+        }
+        if (c == '\\') {
+            if (cap)
+                capture(s, run, (size_t)(p - run));
+            s->str_type = QMPF_T_STR_ESC;
+            s->esc = 1;
+            p++;
+            continue;
+        }
+        if (c < 0x20) {
+            *pp = p;
+            return -QMPF_E_CONTROL_IN_STRING;
+        }
+        /* a UTF-8 lead byte; the loop top checks what must follow it */
+        if (s->str_type == QMPF_T_STR_ASCII)
+            s->str_type = QMPF_T_STR_UTF8;
+        s->u8lo = 0x80;
+        s->u8hi = 0xBF;
+        if (c < 0xC2) {
+            *pp = p;
+            return -QMPF_E_BAD_UTF8;
+        } else if (c < 0xE0) {
+            s->u8need = 1;
+        } else if (c < 0xF0) {
+            s->u8need = 2;
+            if (c == 0xE0)
+                s->u8lo = 0xA0; /* no overlong forms */
+            else if (c == 0xED)
+                s->u8hi = 0x9F; /* no surrogates */
+        } else if (c < 0xF5) {
+            s->u8need = 3;
+            if (c == 0xF0)
+                s->u8lo = 0x90;
+            else if (c == 0xF4)
+                s->u8hi = 0x8F; /* nothing above U+10FFFF */
+        } else {
+            *pp = p;
+            return -QMPF_E_BAD_UTF8;
+        }
+        p++;
+        if (cap)
+            capture(s, run, (size_t)(p - run));
+    }
+}
+
+/* ---- the scanner ------------------------------------------------------ */
+
+#define ABS(q) (base + (int64_t)((q) - buf))
+#define SLOT(nd) (cur + (size_t)sc->nodes[(nd)].slot * QMPF_SLOT_WORDS)
+
+static inline int is_string_type(uint32_t t)
+{
+    return t >= QMPF_T_STR_ASCII && t <= QMPF_T_STR_ESC;
+}
+
+int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
+              int64_t *recs, uint32_t *slots, size_t max_recs, size_t *n_recs)
+{
+    const qmpf_schema *const sc = s->schema;
+    const size_t nw = (size_t)sc->n_slots * QMPF_SLOT_WORDS;
+    const uint8_t *const bend = buf + len;
+    const uint8_t *p = buf + (s->pos - base);
+    const uint8_t *end;
+    const uint8_t *errp = NULL;
+    uint32_t *cur = slots;
+    size_t n = 0;
+    int code = 0, result;
+    uint8_t c;
+
+    if (max_recs == 0) {
+        *n_recs = 0;
+        return QMPF_FULL;
+    }
+    if (qmpf_in_message(s))
+        memcpy(cur, s->partial, nw * sizeof(uint32_t));
+
+limits:
+    end = bend;
+    if (qmpf_in_message(s)) {
+        int64_t lim = s->msg_start + (int64_t)s->max_size - base;
+        if (lim < (int64_t)len)
+            end = buf + lim;
+    }
+    for (;;) {
+        switch (s->state) {
+        case ST_TOP:
+            while (p < end && is_ws[*p])
+                p++;
+            if (p == end)
+                goto out_of_input;
+            if (n == max_recs) {
+                result = QMPF_FULL;
+                goto stop;
+            }
+            s->msg_start = ABS(p);
+            if (*p != '{') {
+                code = QMPF_E_EXPECTED_OBJECT;
+                errp = p;
+                goto fail;
+            }
+            memset(cur, 0, nw * sizeof(uint32_t));
+            s->depth = 1;
+            s->kinds[1] = 1;
+            s->nodes[1] = 0;
+            s->name_id = -1;
+            s->bigts = 0;
+            s->seconds = 0;
+            s->micros = 0;
+            s->state = ST_OBJ_FIRST;
+            p++;
+            goto limits;
+
+        case ST_SKIPLINE: {
+            const uint8_t *q = memchr(p, '\n', (size_t)(bend - p));
+            if (!q) {
+                p = bend;
+                goto out_of_input;
+            }
+            p = q + 1;
+            s->state = ST_TOP;
+            continue;
+        }
+
+        case ST_OBJ_FIRST:
+        case ST_OBJ_KEY:
+            while (p < end && is_ws[*p])
+                p++;
+            if (p == end)
+                goto out_of_input;
+            c = *p;
+            if (c == '"') {
+                s->str_mode = s->nodes[s->depth] >= 0;
+                s->str_type = QMPF_T_STR_ASCII;
+                s->esc = 0;
+                s->hisur = 0;
+                s->u8need = 0;
+                s->cap_len = 0;
+                s->cap_over = 0;
+                s->state = ST_KEY;
+                p++;
+                continue;
+            }
+            if (c == '}' && s->state == ST_OBJ_FIRST)
+                goto close_container;
+            code = QMPF_E_EXPECTED_KEY;
+            errp = p;
+            goto fail;
+
+        case ST_KEY: {
+            int r = scan_string(s, &p, end);
+            if (r == 0)
+                goto out_of_input;
+            if (r < 0) {
+                code = -r;
+                errp = p;
+                goto fail;
+            }
+            if (s->str_mode && !s->cap_over)
+                s->val_node = lookup(sc, (uint32_t)s->nodes[s->depth],
+                                     s->cap, s->cap_len);
+            else
+                s->val_node = -1;
+            s->state = ST_COLON;
+            continue;
+        }
+
+        case ST_COLON:
+            while (p < end && is_ws[*p])
+                p++;
+            if (p == end)
+                goto out_of_input;
+            if (*p != ':') {
+                code = QMPF_E_EXPECTED_COLON;
+                errp = p;
+                goto fail;
+            }
+            p++;
+            s->state = ST_VALUE;
+            continue;
+
+        case ST_ARR_FIRST:
+        case ST_VALUE: {
+            int32_t nd;
+            while (p < end && is_ws[*p])
+                p++;
+            if (p == end)
+                goto out_of_input;
+            c = *p;
+            if (s->state == ST_ARR_FIRST) {
+                if (c == ']')
+                    goto close_container;
+                s->val_node = -1;
+            }
+            nd = s->val_node;
+            if (nd >= 0) {
+                const qmpf_node *node = &sc->nodes[nd];
+                if (node->slot >= 0) {
+                    uint32_t *sl = SLOT(nd);
+                    sl[0] = (uint32_t)(ABS(p) - s->msg_start +
+                                       (c == '"'));
+                    sl[2] = QMPF_T_ABSENT;
+                }
+                if (node->role == QMPF_ROLE_SECONDS)
+                    s->bigts &= ~1;
+                else if (node->role == QMPF_ROLE_MICROS)
+                    s->bigts &= ~2;
+            }
+            switch (c) {
+            case '{':
+            case '[':
+                if (s->depth >= s->max_depth) {
+                    code = QMPF_E_TOO_DEEP;
+                    errp = p;
+                    goto fail;
+                }
+                if (nd >= 0 && sc->nodes[nd].slot >= 0) {
+                    const qmpf_node *node = &sc->nodes[nd];
+                    memset(cur + (size_t)(node->slot + 1) * QMPF_SLOT_WORDS,
+                           0,
+                           (size_t)(node->slot_end - node->slot - 1) *
+                               QMPF_SLOT_WORDS * sizeof(uint32_t));
+                }
+                s->depth++;
+                s->kinds[s->depth] = c == '{';
+                s->nodes[s->depth] = nd;
+                s->state = c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
+                p++;
+                continue;
+            case '"':
+                s->str_mode =
+                    (nd >= 0 && sc->nodes[nd].role == QMPF_ROLE_EVENT) ? 2
+                                                                        : 0;
+                s->str_type = QMPF_T_STR_ASCII;
+                s->esc = 0;
+                s->hisur = 0;
+                s->u8need = 0;
+                s->cap_len = 0;
+                s->cap_over = 0;
+                s->state = ST_STRING;
+                p++;
+                continue;
+            case '-':
+            case '0': case '1': case '2': case '3': case '4':
+            case '5': case '6': case '7': case '8': case '9':
+                s->num_state = N_START;
+                s->num_digits = 0;
+                s->num_neg = 0;
+                s->num_isint = 1;
+                s->num_val = 0;
+                s->state = ST_NUMBER;
+                continue;
+            case 't':
+                s->lit = 0;
+                goto literal;
+            case 'f':
+                s->lit = 1;
+                goto literal;
+            case 'n':
+                s->lit = 2;
+            literal:
+                s->lit_idx = 0;
+                s->state = ST_LITERAL;
+                continue;
+            default:
+                code = QMPF_E_EXPECTED_VALUE;
+                errp = p;
+                goto fail;
+            }
+        }
+
+        case ST_STRING: {
+            int r = scan_string(s, &p, end);
+            int32_t nd = s->val_node;
+            if (r == 0)
+                goto out_of_input;
+            if (r < 0) {
+                code = -r;
+                errp = p;
+                goto fail;
+            }
+            if (nd >= 0 && sc->nodes[nd].slot >= 0) {
+                uint32_t *sl = SLOT(nd);
+                sl[1] = (uint32_t)(ABS(p) - 1 - s->msg_start);
+                sl[2] = s->str_type;
+            }
+            if (s->str_mode == 2)
+                s->name_id = s->cap_over ? -1
+                                         : lookup(sc, QMPF_NAMES_PARENT,
+                                                  s->cap, s->cap_len);
+            s->state = ST_AFTER;
+            continue;
+        }
+
+        case ST_NUMBER:
+            for (;;) {
+                if (p == end)
+                    goto out_of_input;
+                c = *p;
+                switch (s->num_state) {
+                case N_START:
+                    if (c == '-') {
+                        s->num_neg = 1;
+                        s->num_state = N_MINUS;
+                        p++;
+                        continue;
+                    }
+                    /* fall through */
+                case N_MINUS:
+                    if (c == '0') {
+                        s->num_state = N_ZERO;
+                        s->num_digits = 1;
+                        p++;
+                        continue;
+                    }
+                    if (c >= '1' && c <= '9') {
+                        s->num_state = N_INT;
+                        continue;
+                    }
+                    goto bad_number;
+                case N_INT: {
+                    uint64_t v = s->num_val;
+                    int32_t d = s->num_digits;
+                    while (p < end && (uint8_t)(*p - '0') < 10) {
+                        if (d < 19)
+                            v = v * 10 + (uint64_t)(*p - '0');
+                        d++;
+                        p++;
+                    }
+                    s->num_val = v;
+                    s->num_digits = d;
+                    if (p == end)
+                        goto out_of_input;
+                    c = *p;
+                }
+                    /* fall through */
+                case N_ZERO:
+                    if (c == '.') {
+                        s->num_isint = 0;
+                        s->num_state = N_DOT;
+                        p++;
+                        continue;
+                    }
+                    if (c == 'e' || c == 'E') {
+                        s->num_isint = 0;
+                        s->num_state = N_E;
+                        p++;
+                        continue;
+                    }
+                    goto number_done;
+                case N_DOT:
+                    if ((uint8_t)(c - '0') < 10) {
+                        s->num_state = N_FRAC;
+                        p++;
+                        continue;
+                    }
+                    goto bad_number;
+                case N_FRAC:
+                    while (p < end && (uint8_t)(*p - '0') < 10)
+                        p++;
+                    if (p == end)
+                        goto out_of_input;
+                    c = *p;
+                    if (c == 'e' || c == 'E') {
+                        s->num_state = N_E;
+                        p++;
+                        continue;
+                    }
+                    goto number_done;
+                case N_E:
+                    if (c == '+' || c == '-') {
+                        s->num_state = N_ESIGN;
+                        p++;
+                        continue;
+                    }
+                    /* fall through */
+                case N_ESIGN:
+                    if ((uint8_t)(c - '0') < 10) {
+                        s->num_state = N_EXP;
+                        p++;
+                        continue;
+                    }
+                    goto bad_number;
+                case N_EXP:
+                    while (p < end && (uint8_t)(*p - '0') < 10)
+                        p++;
+                    if (p == end)
+                        goto out_of_input;
+                    goto number_done;
+                }
+            }
+        bad_number:
+            code = QMPF_E_BAD_NUMBER;
+            errp = p;
+            goto fail;
+        number_done: {
+            int32_t nd = s->val_node;
+            if (nd >= 0) {
+                const qmpf_node *node = &sc->nodes[nd];
+                if (node->slot >= 0) {
+                    uint32_t *sl = SLOT(nd);
+                    sl[1] = (uint32_t)(ABS(p) - s->msg_start);
+                    sl[2] = s->num_isint ? QMPF_T_INT : QMPF_T_NUMBER;
+                }
+                if (s->num_isint && (node->role == QMPF_ROLE_SECONDS ||
+                                     node->role == QMPF_ROLE_MICROS)) {
+                    int bit = node->role == QMPF_ROLE_SECONDS ? 1 : 2;
+                    int64_t v = s->num_neg ? -(int64_t)s->num_val
+                                           : (int64_t)s->num_val;
+                    if (s->num_digits > 18)
+                        s->bigts |= bit;
+                    if (bit == 1)
+                        s->seconds = v;
+                    else
+                        s->micros = v;
+                }
+            }
+            s->state = ST_AFTER;
+            continue;
+        }
+
+        case ST_LITERAL: {
+            const char *lit = literals[s->lit];
+            while (lit[s->lit_idx]) {
+                if (p == end)
+                    goto out_of_input;
+                if (*p != (uint8_t)lit[s->lit_idx]) {
+                    code = QMPF_E_BAD_LITERAL;
+                    errp = p;
+                    goto fail;
+                }
+                p++;
+                s->lit_idx++;
+            }
+            if (s->val_node >= 0 && sc->nodes[s->val_node].slot >= 0) {
+                uint32_t *sl = SLOT(s->val_node);
+                sl[1] = (uint32_t)(ABS(p) - s->msg_start);
+                sl[2] = literal_types[s->lit];
+            }
+            s->state = ST_AFTER;
+            continue;
+        }
+
+        case ST_AFTER:
+            while (p < end && is_ws[*p])
+                p++;
+            if (p == end)
+                goto out_of_input;
+            c = *p;
+            if (c == ',') {
+                p++;
+                if (s->kinds[s->depth]) {
+                    s->state = ST_OBJ_KEY;
+                } else {
+                    s->val_node = -1;
+                    s->state = ST_VALUE;
+                }
+                continue;
+            }
+            if ((c == '}' && s->kinds[s->depth]) ||
+                (c == ']' && !s->kinds[s->depth]))
+                goto close_container;
+            code = s->kinds[s->depth] ? QMPF_E_EXPECTED_OBJ_NEXT
+                                      : QMPF_E_EXPECTED_ARR_NEXT;
+            errp = p;
+            goto fail;
+        }
+
+    close_container: {
+        int32_t nd = s->nodes[s->depth];
+        p++;
+        if (nd >= 0 && sc->nodes[nd].slot >= 0) {
+            uint32_t *sl = SLOT(nd);
+            sl[1] = (uint32_t)(ABS(p) - s->msg_start);
+            sl[2] = s->kinds[s->depth] ? QMPF_T_OBJECT : QMPF_T_ARRAY;
+        }
+        if (--s->depth > 0) {
+            s->state = ST_AFTER;
+            continue;
+        }
+    }
+        /* a whole message: classify, check its QMP shape, emit */
+        {
+            const int32_t *rs = sc->role_slot;
+            int64_t *r = recs + n * QMPF_REC_FIELDS;
+            int64_t tag;
+#define TY(role) (rs[role] >= 0 ? cur[(size_t)rs[role] * 3 + 2] : 0u)
+#define AT(role) (rs[role] >= 0 ? cur[(size_t)rs[role] * 3] : 0u)
+            s->state = ST_TOP;
+            r[QMPF_R_START] = s->msg_start;
+            r[QMPF_R_END] = ABS(p);
+            r[QMPF_R_SECONDS] = 0;
+            r[QMPF_R_MICROS] = 0;
+            r[QMPF_R_ERRPOS] = 0;
+            code = 0;
+            if (TY(QMPF_ROLE_EVENT)) {
+                int32_t nid = s->name_id;
+                if (!is_string_type(TY(QMPF_ROLE_EVENT))) {
+                    code = QMPF_E_EVENT_NAME;
+                    r[QMPF_R_ERRPOS] = s->msg_start + AT(QMPF_ROLE_EVENT);
+                } else if (sc->keep && (nid >= 0 ? !sc->keep[nid]
+                                                 : !sc->keep_unknown)) {
+                    goto limits; /* filtered out: no record */
+                } else if (TY(QMPF_ROLE_TIMESTAMP) != QMPF_T_OBJECT ||
+                           TY(QMPF_ROLE_SECONDS) != QMPF_T_INT ||
+                           TY(QMPF_ROLE_MICROS) != QMPF_T_INT) {
+                    code = QMPF_E_TIMESTAMP;
+                    r[QMPF_R_ERRPOS] =
+                        s->msg_start + (TY(QMPF_ROLE_TIMESTAMP)
+                                            ? AT(QMPF_ROLE_TIMESTAMP)
+                                            : 0);
+                } else {
+                    tag = QMPF_KIND_EVENT | (s->bigts ? QMPF_TAG_BIGTS : 0) |
+                          ((int64_t)(nid + 1) << 8);
+                    r[QMPF_R_SECONDS] = s->seconds;
+                    r[QMPF_R_MICROS] = s->micros;
+                }
+            } else if (TY(QMPF_ROLE_RETURN)) {
+                tag = QMPF_KIND_RETURN;
+            } else if (TY(QMPF_ROLE_ERROR)) {
+                if (TY(QMPF_ROLE_ERROR) != QMPF_T_OBJECT ||
+                    !is_string_type(TY(QMPF_ROLE_ERROR_CLASS)) ||
+                    !is_string_type(TY(QMPF_ROLE_ERROR_DESC))) {
+                    code = QMPF_E_ERROR_SHAPE;
+                    r[QMPF_R_ERRPOS] = s->msg_start + AT(QMPF_ROLE_ERROR);
+                }
+                tag = QMPF_KIND_ERROR;
+            } else if (TY(QMPF_ROLE_QMP)) {
+                tag = QMPF_KIND_GREETING;
+            } else if (TY(QMPF_ROLE_EXECUTE) || TY(QMPF_ROLE_EXEC_OOB)) {
+                tag = QMPF_KIND_COMMAND;
+            } else {
+                tag = QMPF_KIND_MESSAGE;
+            }
+#undef TY
+#undef AT
+            if (code) {
+                r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << 8);
+                n++;
+                result = QMPF_ERROR;
+                goto stop;
+            }
+            r[QMPF_R_TAG] = tag;
+            n++;
+            cur += nw;
+            goto limits;
+        }
+    }
+
+out_of_input:
+    if (end != bend && qmpf_in_message(s)) {
+        int64_t *r = recs + n * QMPF_REC_FIELDS;
+        r[QMPF_R_START] = s->msg_start;
+        r[QMPF_R_END] = ABS(p);
+        r[QMPF_R_SECONDS] = 0;
+        r[QMPF_R_MICROS] = 0;
+        r[QMPF_R_TAG] = QMPF_KIND_BAD | (QMPF_E_TOO_LARGE << 8);
+        r[QMPF_R_ERRPOS] = ABS(p);
+        n++;
+        s->state = ST_SKIPLINE;
+        result = QMPF_ERROR;
+        goto stop;
+    }
+    result = QMPF_DONE;
+stop:
+    s->pos = ABS(p);
+    if (qmpf_in_message(s))
+        memcpy(s->partial, cur, nw * sizeof(uint32_t));
+    *n_recs = n;
+    return result;
+
+fail: {
+    int64_t *r = recs + n * QMPF_REC_FIELDS;
+    const uint8_t *from = buf + (s->msg_start - base);
+    const uint8_t *q = memchr(from, '\n', (size_t)(bend - from));
+    r[QMPF_R_START] = s->msg_start;
+    r[QMPF_R_END] = ABS(errp) + 1;
+    r[QMPF_R_SECONDS] = 0;
+    r[QMPF_R_MICROS] = 0;
+    r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << 8) |
+                    ((int64_t)(*errp + 1) << 16);
+    r[QMPF_R_ERRPOS] = ABS(errp);
+    n++;
+    /* resume after the first line break after where the bad message began */
+    if (q) {
+        p = q + 1;
+        s->state = ST_TOP;
+    } else {
+        p = bend;
+        s->state = ST_SKIPLINE;
+    }
+    result = QMPF_ERROR;
+    goto stop;
+}
+}

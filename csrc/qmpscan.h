@@ -1,0 +1,195 @@
+/*
+ * qmpscan: a resumable, validating scanner for streams of QMP messages.
+ *
+ * The scanner frames top-level JSON objects by structure (not by lines),
+ * validates them against RFC 8259 (strict UTF-8, no lone surrogates), and in
+ * the same pass extracts what a QMP reader needs: the message kind, the event
+ * name (as an id into a caller-given table), the timestamp as integers, and the
+ * byte spans of a caller-given set of member paths.  It never allocates and
+ * touches no global state: the caller owns the scanner, its stacks, the schema
+ * tables and the output arrays.  Plain C99; no Python.h.
+ */
+#ifndef QMPSCAN_H
+#define QMPSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fields of one output record (int64_t[QMPF_REC_FIELDS]). */
+#define QMPF_REC_FIELDS 6
+#define QMPF_R_START 0   /* absolute stream offset of the message's '{' */
+#define QMPF_R_END 1     /* absolute offset one past its '}' */
+#define QMPF_R_SECONDS 2 /* timestamp.seconds when it fits in int64 */
+#define QMPF_R_MICROS 3  /* timestamp.microseconds when it fits in int64 */
+#define QMPF_R_TAG 4     /* kind | flags | id, see below */
+#define QMPF_R_ERRPOS 5  /* bad records: absolute offset of the offending byte */
+
+/* tag = kind | QMPF_TAG_BIGTS? | (name_id + 1) << 8        for good records
+ * tag = QMPF_KIND_BAD | code << 8 | (byte + 1) << 16        for bad records */
+#define QMPF_KIND_MESSAGE 0
+#define QMPF_KIND_EVENT 1
+#define QMPF_KIND_RETURN 2
+#define QMPF_KIND_ERROR 3
+#define QMPF_KIND_GREETING 4
+#define QMPF_KIND_COMMAND 5
+#define QMPF_KIND_BAD 15
+#define QMPF_TAG_BIGTS 16 /* a timestamp integer did not fit in int64 */
+
+/* Error codes of bad records. */
+#define QMPF_E_EXPECTED_OBJECT 1
+#define QMPF_E_EXPECTED_KEY 2
+#define QMPF_E_EXPECTED_COLON 3
+#define QMPF_E_EXPECTED_VALUE 4
+#define QMPF_E_EXPECTED_OBJ_NEXT 5
+#define QMPF_E_EXPECTED_ARR_NEXT 6
+#define QMPF_E_CONTROL_IN_STRING 7
+#define QMPF_E_BAD_ESCAPE 8
+#define QMPF_E_BAD_UNICODE_ESCAPE 9
+#define QMPF_E_LONE_SURROGATE 10
+#define QMPF_E_BAD_UTF8 11
+#define QMPF_E_BAD_NUMBER 12
+#define QMPF_E_BAD_LITERAL 13
+#define QMPF_E_TOO_DEEP 14
+#define QMPF_E_TOO_LARGE 15
+#define QMPF_E_EVENT_NAME 16
+#define QMPF_E_TIMESTAMP 17
+#define QMPF_E_ERROR_SHAPE 18
+
+/* Types of extracted values (third word of a slot). */
+#define QMPF_T_ABSENT 0
+#define QMPF_T_STR_ASCII 1 /* string, no escapes, ASCII only */
+#define QMPF_T_STR_UTF8 2  /* string, no escapes, some UTF-8 */
+#define QMPF_T_STR_ESC 3   /* string with escapes */
+#define QMPF_T_INT 4
+#define QMPF_T_NUMBER 5 /* with fraction or exponent */
+#define QMPF_T_TRUE 6
+#define QMPF_T_FALSE 7
+#define QMPF_T_NULL 8
+#define QMPF_T_OBJECT 9
+#define QMPF_T_ARRAY 10
+/* A slot is uint32_t[3]: start, end (relative to the message start; for
+ * strings the span of the contents, without quotes) and type. */
+#define QMPF_SLOT_WORDS 3
+
+/* Roles of schema nodes the scanner itself must understand. */
+#define QMPF_ROLE_NONE 0
+#define QMPF_ROLE_EVENT 1
+#define QMPF_ROLE_TIMESTAMP 2
+#define QMPF_ROLE_SECONDS 3
+#define QMPF_ROLE_MICROS 4
+#define QMPF_ROLE_RETURN 5
+#define QMPF_ROLE_ERROR 6
+#define QMPF_ROLE_ERROR_CLASS 7
+#define QMPF_ROLE_ERROR_DESC 8
+#define QMPF_ROLE_QMP 9
+#define QMPF_ROLE_EXECUTE 10
+#define QMPF_ROLE_EXEC_OOB 11
+#define QMPF_ROLES 12
+
+/* Scan results. */
+#define QMPF_DONE 0  /* all input consumed */
+#define QMPF_FULL 1  /* output arrays full; call again with more room */
+#define QMPF_ERROR 2 /* the last record written is a bad one */
+
+#define QMPF_CAPTURE_MAX 128 /* longest key or event name matched by bytes */
+
+/* One node of the member-path tree (node 0 is the message object). */
+typedef struct {
+    int32_t slot;     /* slot of this node's value, or -1 */
+    int32_t slot_end; /* one past the last slot of its subtree */
+    int32_t role;     /* QMPF_ROLE_* */
+} qmpf_node;
+
+/*
+ * Read-only tables shared by every scanner of one configuration.  Keys of
+ * nodes and event names live in one hash table of uint32_t[4] entries:
+ * (parent + 1, offset into pool, length, value); event names use the parent
+ * QMPF_NAMES_PARENT and have their name id as value.
+ */
+#define QMPF_NAMES_PARENT 0x7fffffffu
+typedef struct {
+    const qmpf_node *nodes;
+    uint32_t n_nodes;
+    uint32_t n_slots;
+    const uint8_t *pool;
+    const uint32_t *table;
+    uint32_t table_mask;    /* table has table_mask + 1 entries */
+    const uint8_t *keep;    /* per name id: deliver?  NULL: deliver all */
+    int32_t keep_unknown;   /* deliver events whose name has no id */
+    int32_t role_slot[QMPF_ROLES];
+} qmpf_schema;
+
+typedef struct {
+    const qmpf_schema *schema;
+    uint8_t *kinds;     /* per depth: 1 object, 0 array; max_depth + 1 bytes */
+    int32_t *nodes;     /* per depth: node of the container or -1 */
+    uint32_t *partial;  /* n_slots slots of the message in progress */
+    uint32_t max_depth;
+    uint64_t max_size;
+
+    int64_t pos;        /* absolute offset of the next byte to scan */
+    int64_t msg_start;  /* start of the message in progress */
+    uint32_t depth;
+    int32_t state;
+    int32_t val_node;   /* node of the value being read, or -1 */
+    int64_t tok_start;  /* absolute start of the value being read */
+
+    /* strings */
+    int32_t str_mode;   /* 0 plain, 1 key, 2 event name */
+    uint32_t str_type;
+    int32_t esc;
+    uint32_t ucode;
+    uint32_t hisur;
+    int32_t u8need;
+    uint8_t u8lo, u8hi;
+    uint32_t cap_len;
+    int32_t cap_over;
+    uint8_t cap[QMPF_CAPTURE_MAX];
+    int32_t name_id;    /* of the message in progress */
+
+    /* numbers and literals */
+    int32_t num_state;
+    int32_t num_digits;
+    int32_t num_neg;
+    int32_t num_isint;
+    uint64_t num_val;
+    int32_t lit;
+    int32_t lit_idx;
+
+    int64_t seconds, micros;
+    int32_t bigts;
+} qmpf_scanner;
+
+/* Hash of a key under a parent node; exposed so tables can be built. */
+uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len);
+
+/* Insert (parent, pool[off:off+len]) -> value.  Returns 0, or -1 when the
+ * table is full or the key is already present. */
+int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
+                      uint32_t parent, uint32_t off, uint32_t len,
+                      int32_t value);
+
+/* Prepare a scanner.  kinds: max_depth + 1 bytes, nodes: max_depth + 1
+ * int32, partial: schema->n_slots * 3 uint32, all owned by the caller. */
+void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
+               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
+               uint64_t max_size, int64_t start_offset);
+
+/*
+ * Scan buf[0:len], whose first byte is at absolute offset base, from s->pos
+ * (base <= s->pos <= base + len, and base <= qmpf_keep_from(s)).  Writes at
+ * most max_recs records (int64_t[6] each) and their slots (n_slots * 3
+ * uint32 each), sets *n_recs, and returns QMPF_DONE, QMPF_FULL or QMPF_ERROR.
+ */
+int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
+              int64_t *recs, uint32_t *slots, size_t max_recs,
+              size_t *n_recs);
+
+/* Absolute offset of the first byte the caller must keep for the next call:
+ * the start of a message in progress, else s->pos. */
+int64_t qmpf_keep_from(const qmpf_scanner *s);
+
+/* 1 when a message is in progress (the stream may not end here). */
+int qmpf_in_message(const qmpf_scanner *s);
+
+#endif

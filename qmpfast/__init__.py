@@ -1,0 +1,34 @@
+"""qmpfast: a fast, robust streaming reader of the QEMU Machine Protocol.
+
+    >>> import qmpfast
+    >>> dec = qmpfast.Decoder()
+    >>> for msg in dec.feed(chunk): ...
+
+``BACKEND`` says which scanner runs: ``"c"`` (the C scanner through cffi) or
+``"python"`` (the pure-Python twin, same results).
+"""
+
+from ._backend import BACKEND
+from .catalogue import EVENT_CLASSES, Struct, VncInfo, event_class
+from .decoder import (DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, Decoder,
+                      iter_messages, parse)
+from .errors import (DecodeError, IncompleteMessageError,
+                     MessageTooLargeError, ProtocolError, QMPError,
+                     ValidationError)
+from .messages import (Command, ErrorResponse, Event, Greeting, Message,
+                       Return)
+from .values import FAST_LOADS
+
+__version__ = "0.1.0"
+
+# the typed event classes, e.g. qmpfast.BlockIoError
+globals().update({cls.__name__: cls for cls in EVENT_CLASSES.values()})
+
+__all__ = [
+    "BACKEND", "FAST_LOADS", "Decoder", "parse", "iter_messages",
+    "event_class", "EVENT_CLASSES", "Struct", "VncInfo",
+    "Message", "Event", "Return", "ErrorResponse", "Greeting", "Command",
+    "QMPError", "DecodeError", "MessageTooLargeError",
+    "IncompleteMessageError", "ProtocolError", "ValidationError",
+    "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_DEPTH",
+] + [cls.__name__ for cls in EVENT_CLASSES.values()]

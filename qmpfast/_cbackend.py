@@ -1,0 +1,164 @@
+"""The C backend: the scanner of csrc/qmpscan.c through cffi.
+
+One ``qmpf_scan`` call per chunk (the GIL is released during it) fills an
+int64 record array and a uint32 slot array; nothing per message crosses the
+FFI.  Values are decoded from their byte spans only when read.
+"""
+
+from __future__ import annotations
+
+from . import _constants as K
+from ._qmpscan import ffi, lib
+from .values import MISSING, decode_span, loads
+
+_alloc = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+class _CTables:
+    """A Schema frozen into the C tables (kept alive with the scanner)."""
+
+    def __init__(self, schema):
+        entries = []
+        pool = bytearray()
+
+        def put(parent, key, value):
+            raw = key.encode("utf-8", "surrogatepass")
+            entries.append((parent, len(pool), len(raw), value))
+            pool.extend(raw)
+
+        for node in schema.nodes[1:]:
+            put(node.parent, node.key, node.id)
+        for name_id, name in enumerate(schema.names):
+            put(K.NAMES_PARENT, name, name_id)
+        size = 8
+        while size < 2 * len(entries) + 2:
+            size *= 2
+        self.pool = ffi.new("uint8_t[]", bytes(pool) or b"\0")
+        self.table = ffi.new("uint32_t[]", size * 4)
+        for parent, off, length, value in entries:
+            if lib.qmpf_table_insert(self.table, size - 1, self.pool, parent,
+                                     off, length, value):
+                raise ValueError("duplicate key in schema")
+        self.nodes = ffi.new("qmpf_node[]", len(schema.nodes))
+        for node in schema.nodes:
+            c = self.nodes[node.id]
+            c.slot = node.slot
+            c.slot_end = node.slot_end
+            c.role = node.role
+        self.schema = ffi.new("qmpf_schema *")
+        cs = self.schema
+        cs.nodes = self.nodes
+        cs.n_nodes = len(schema.nodes)
+        cs.n_slots = schema.n_slots
+        cs.pool = self.pool
+        cs.table = self.table
+        cs.table_mask = size - 1
+        if schema.keep is not None:
+            keep = bytearray(max(1, len(schema.names)))
+            for name_id in schema.keep:
+                keep[name_id] = 1
+            self.keep = ffi.new("uint8_t[]", bytes(keep))
+            cs.keep = self.keep
+        else:
+            cs.keep = ffi.NULL
+        cs.keep_unknown = 0
+        for role, slot in enumerate(schema.role_slot):
+            cs.role_slot[role] = slot
+
+
+def _tables(schema):
+    tables = getattr(schema, "_ctables", None)
+    if tables is None:
+        tables = schema._ctables = _CTables(schema)
+    return tables
+
+
+class Batch:
+    """The records of one scan call and the bytes they point into."""
+
+    __slots__ = ("buf", "base", "recs", "n", "_slots", "_nw")
+
+    def __init__(self, buf, base, recs, n, slots, nw):
+        self.buf = buf
+        self.base = base
+        self.recs = recs
+        self.n = n
+        self._slots = slots
+        self._nw = nw
+
+    def raw(self, i):
+        j = i * K.REC_FIELDS
+        base = self.base
+        return self.buf[self.recs[j] - base:self.recs[j + 1] - base]
+
+    def span(self, i, slot):
+        """(type, start, end) of a slot's value in ``buf``."""
+        k = i * self._nw + slot * K.SLOT_WORDS
+        sl = self._slots
+        off = self.recs[i * K.REC_FIELDS] - self.base
+        return sl[k + 2], off + sl[k], off + sl[k + 1]
+
+    def is_object(self, i, slot):
+        """Whether the value at a slot is a JSON object."""
+        return self._slots[i * self._nw + slot * K.SLOT_WORDS + 2] == \
+            K.T_OBJECT
+
+    def value(self, i, slot):
+        """The decoded value at a slot's path, or MISSING."""
+        k = i * self._nw + slot * K.SLOT_WORDS
+        sl = self._slots
+        t = sl[k + 2]
+        if not t:
+            return MISSING
+        off = self.recs[i * K.REC_FIELDS] - self.base
+        return decode_span(self.buf, t, off + sl[k], off + sl[k + 1])
+
+    def obj(self, i):
+        return loads(self.raw(i))
+
+
+class Scanner:
+    """A resumable scanner; see csrc/qmpscan.h for the contract."""
+
+    def __init__(self, schema, max_message_size, max_depth, start=0):
+        self._tables = _tables(schema)
+        self._nw = schema.n_slots * K.SLOT_WORDS
+        self._s = ffi.new("qmpf_scanner *")
+        self._kinds = ffi.new("uint8_t[]", max_depth + 2)
+        self._nodes = ffi.new("int32_t[]", max_depth + 2)
+        self._partial = ffi.new("uint32_t[]", max(1, self._nw))
+        self._n = ffi.new("size_t *")
+        lib.qmpf_init(self._s, self._tables.schema, self._kinds, self._nodes,
+                      self._partial, max_depth, max_message_size, start)
+
+    @property
+    def pos(self):
+        return self._s.pos
+
+    @property
+    def keep_from(self):
+        return lib.qmpf_keep_from(self._s)
+
+    @property
+    def in_message(self):
+        return bool(lib.qmpf_in_message(self._s))
+
+    @property
+    def message_start(self):
+        return self._s.msg_start
+
+    def scan(self, buf, base, max_records):
+        """Scan ``buf`` (bytes at stream offset ``base``) from ``pos``.
+
+        Returns (status, Batch).
+        """
+        nw = self._nw
+        recs = _alloc("int64_t[]", max_records * K.REC_FIELDS)
+        slots = _alloc("uint32_t[]", max(1, max_records * nw))
+        status = lib.qmpf_scan(self._s, ffi.from_buffer("uint8_t[]", buf),
+                               len(buf), base, recs, slots, max_records,
+                               self._n)
+        n = self._n[0]
+        rec_list = ffi.unpack(recs, n * K.REC_FIELDS)
+        view = memoryview(ffi.buffer(slots, max(1, n * nw) * 4)).cast("I")
+        return status, Batch(buf, base, rec_list, n, view, nw)

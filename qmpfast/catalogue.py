@@ -1,0 +1,315 @@
+"""Typed event classes for QEMU's whole event catalogue.
+
+``catalogue.json`` (shipped in the package) lists every event QEMU 11.1.3 can
+send, with its members, enums and structs.  From it this module makes one
+subclass of ``Event`` per event: members become snake_case attributes
+(``node-name`` -> ``node_name``; a member whose name an Event attribute
+already has gets a trailing underscore), structs become small typed objects,
+unions pick their branch by tag, absent optional members read as ``None``
+and enum values come out as interned ``str``.
+
+For the seven events of the original QMP documentation the scanner extracts
+each member's bytes in its own pass (``EXTRACTED_PATHS``), so reading
+``ev.device`` decodes a few bytes and never all of ``data``.  Other events
+decode ``data`` once, on the first attribute read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .messages import Event
+from .values import MISSING
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+with open(os.path.join(_HERE, "catalogue.json"), encoding="utf-8") as _f:
+    CATALOGUE = json.load(_f)
+
+ENUMS = {name: frozenset(spec["values"])
+         for name, spec in CATALOGUE["enums"].items()}
+STRUCTS = CATALOGUE["structs"]
+EVENTS = {name: spec for name, spec in CATALOGUE.items()
+          if name not in ("enums", "structs")}
+SCALARS = {"str": str, "int": int, "bool": bool, "number": float}
+
+# The seven events of the 2010 documentation, whose members the scanner
+# extracts itself.
+DOCUMENTED = ("BLOCK_IO_ERROR", "RESET", "SHUTDOWN", "STOP", "VNC_CONNECTED",
+              "VNC_DISCONNECTED", "VNC_INITIALIZED")
+VNC_INFO_MEMBERS = ("host", "service", "family", "auth", "websocket",
+                    "x509_dname", "sasl_username")
+
+_EVENT_ATTRS = frozenset(dir(Event)) | {"name", "seconds", "microseconds"}
+
+
+def attr_name(member, taken=_EVENT_ATTRS):
+    """The Python attribute for a QAPI member name."""
+    name = member.replace("-", "_")
+    if not name.isidentifier() or name in taken or name in (
+            "class", "type_", "def", "from", "import", "global", "in", "is"):
+        name += "_"
+    return name
+
+
+def class_name(event):
+    """BLOCK_IO_ERROR -> BlockIoError."""
+    return "".join(part.capitalize() for part in event.lower().split("_"))
+
+
+def _extracted_paths():
+    paths = []
+    for event in DOCUMENTED:
+        for member, info in EVENTS[event]["members"].items():
+            if info["type"] in ("VncServerInfo", "VncBasicInfo",
+                                "VncClientInfo"):
+                paths.append(("data", member))
+                paths.extend(("data", member, m) for m in VNC_INFO_MEMBERS)
+            else:
+                paths.append(("data", member))
+    return tuple(dict.fromkeys(paths))
+
+
+EXTRACTED_PATHS = _extracted_paths()
+EXTRACTED_EVENTS = frozenset(DOCUMENTED)
+
+
+# ---- structs ---------------------------------------------------------------
+
+class Struct:
+    """A QAPI struct member value: its members as attributes.
+
+    Built from the decoded dict; members not in the catalogue stay reachable
+    through ``to_dict()``.
+    """
+
+    __slots__ = ("_raw",)
+    _members = ()  # (attribute, key, type name)
+
+    def __init__(self, value):
+        self._raw = value
+        for attr, key, typ in self._members:
+            object.__setattr__(self, attr,
+                               convert(typ, value.get(key, MISSING)))
+
+    def to_dict(self):
+        return self._raw
+
+    def __eq__(self, other):
+        if isinstance(other, Struct):
+            return self._raw == other._raw
+        if isinstance(other, dict):
+            return self._raw == other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(json.dumps(self._raw, sort_keys=True))
+
+    def __repr__(self):
+        parts = [f"{attr}={getattr(self, attr)!r}"
+                 for attr, _key, _t in self._members
+                 if getattr(self, attr) is not None]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+STRUCT_CLASSES = {}
+
+
+def _struct_members(name):
+    spec = STRUCTS[name]
+    return tuple((attr_name(key, taken=()), key, info["type"])
+                 for key, info in spec["members"].items())
+
+
+def _make_struct(name):
+    spec = STRUCTS[name]
+    members = _struct_members(name)
+    if spec["kind"] == "union":
+        # the union's class holds the common members; each branch class adds
+        # its own and is what a value becomes
+        members_all = list(members)
+        for branch in spec["branches"]:
+            for m in _struct_members(branch["members_of"]):
+                if m[0] not in {a for a, _k, _t in members_all}:
+                    members_all.append(m)
+        members = tuple(members_all)
+    cls = type(name, (Struct,), {
+        "__slots__": tuple(attr for attr, _k, _t in members),
+        "_members": members,
+        "__doc__": f"QAPI {spec['kind']} {name} (since {spec.get('since')}).",
+        "__module__": __name__,
+    })
+    return cls
+
+
+def struct_class(name):
+    cls = STRUCT_CLASSES.get(name)
+    if cls is None:
+        cls = STRUCT_CLASSES[name] = _make_struct(name)
+    return cls
+
+
+def convert(typ, value):
+    """A decoded JSON value as the catalogue type says it reads."""
+    if value is MISSING or value is None:
+        return None
+    if typ in ENUMS:
+        return sys.intern(value) if isinstance(value, str) else value
+    if typ in STRUCTS and isinstance(value, dict):
+        return struct_class(typ)(value)
+    return value
+
+
+class VncInfo:
+    """``server`` or ``client`` of a VNC event, read from extracted slots.
+
+    Each attribute decodes only its own bytes; members added by newer QEMUs
+    (``websocket``) and the ones only VNC_INITIALIZED carries
+    (``x509_dname``, ``sasl_username``) read as ``None`` when absent.
+    """
+
+    __slots__ = ("_b", "_i", "_s")
+
+    def __init__(self, batch, index, first_slot):
+        self._b = batch
+        self._i = index
+        self._s = first_slot
+
+    def _get(self, k):
+        value = self._b.value(self._i, self._s + k)
+        return None if value is MISSING else value
+
+    host = property(lambda self: self._get(0), doc="IP address or path")
+    service = property(lambda self: self._get(1), doc="port number")
+    family = property(lambda self: _intern(self._get(2)),
+                      doc="address family: ipv4, ipv6, unix, vsock, unknown")
+    auth = property(lambda self: _intern(self._get(3)),
+                    doc="authentication method (servers)")
+    websocket = property(lambda self: self._get(4),
+                         doc="whether it is a websocket (QEMU >= 2.3)")
+    x509_dname = property(lambda self: self._get(5), doc="TLS dname")
+    sasl_username = property(lambda self: self._get(6), doc="SASL user name")
+
+    def to_dict(self):
+        value = self._b.value(self._i, self._s - 1)
+        return None if value is MISSING else value
+
+    def __eq__(self, other):
+        if isinstance(other, (VncInfo, Struct)):
+            return self.to_dict() == other.to_dict()
+        if isinstance(other, dict):
+            return self.to_dict() == other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((self.host, self.service))
+
+    def __repr__(self):
+        parts = [f"{a}={getattr(self, a)!r}" for a in VNC_INFO_MEMBERS
+                 if getattr(self, a) is not None]
+        return f"VncInfo({', '.join(parts)})"
+
+
+def _intern(value):
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+# ---- event classes ---------------------------------------------------------
+
+def _data_getter(key, typ):
+    def get(self):
+        value = self.data
+        if not isinstance(value, dict):
+            return None
+        return convert(typ, value.get(key, MISSING))
+    return get
+
+
+def _slot_getter(slot, typ):
+    if typ in ENUMS:
+        def get(self):
+            value = self._b.value(self._i, slot)
+            return None if value is MISSING else _intern(value)
+    else:
+        def get(self):
+            value = self._b.value(self._i, slot)
+            return None if value is MISSING else value
+    return get
+
+
+def _vnc_getter(slot):
+    def get(self):
+        if not self._b.is_object(self._i, slot):
+            value = self._b.value(self._i, slot)
+            return None if value is MISSING else value
+        return VncInfo(self._b, self._i, slot + 1)
+    return get
+
+
+def _fields_repr(attrs):
+    def _fields(self):
+        parts = []
+        for attr in attrs:
+            value = getattr(self, attr)
+            if value is not None and not isinstance(value, (VncInfo, Struct)):
+                parts.append(f"{attr}={value!r}")
+        return " ".join(parts)
+    return _fields
+
+
+def make_event_class(event, slot_of=None):
+    """The Event subclass for one catalogue event.
+
+    ``slot_of`` maps member paths to scanner slots; members found there read
+    their extracted bytes, the others go through ``data``.
+    """
+    spec = EVENTS[event]
+    ns = {"__slots__": (), "__module__": __name__, "event_name": event,
+          "members": {}}
+    scalars = []
+    for key, info in spec["members"].items():
+        attr = attr_name(key)
+        typ = info["type"]
+        slot = slot_of.get(("data", key), -1) if slot_of else -1
+        if slot >= 0 and typ in ("VncServerInfo", "VncClientInfo",
+                                 "VncBasicInfo"):
+            getter = _vnc_getter(slot)
+        elif slot >= 0 and typ not in STRUCTS:
+            getter = _slot_getter(slot, typ)
+        else:
+            getter = _data_getter(key, typ)
+        ns[attr] = property(getter, doc=f"{key}: {typ}"
+                            f"{' (optional)' if info['optional'] else ''}")
+        ns["members"][attr] = (key, typ, info["optional"])
+        if typ not in STRUCTS:
+            scalars.append(attr)
+    ns["_fields"] = _fields_repr(tuple(scalars))
+    ns["__doc__"] = (f"QMP event {event} (since QEMU {spec.get('since')}, "
+                     f"{spec.get('source')}).")
+    return type(class_name(event), (Event,), ns)
+
+
+def _build_classes():
+    from .schema import Schema
+    slot_of = Schema(paths=EXTRACTED_PATHS).slot_of
+    classes = {}
+    for event in EVENTS:
+        classes[event] = make_event_class(
+            event, slot_of if event in EXTRACTED_EVENTS else None)
+    return classes
+
+
+EVENT_CLASSES = _build_classes()
+
+
+def event_class(name):
+    """The class for an event name; plain ``Event`` for names not in the
+    catalogue (a newer QEMU's events still decode, with ``.data``)."""
+    return EVENT_CLASSES.get(name, Event)
+
+
+globals().update({cls.__name__: cls for cls in EVENT_CLASSES.values()})
+__all__ = ["event_class", "EVENT_CLASSES", "Struct", "VncInfo"] + [
+    cls.__name__ for cls in EVENT_CLASSES.values()]

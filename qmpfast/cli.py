@@ -1,0 +1,236 @@
+"""The ``qmpfast`` command line (also ``python -m qmpfast``).
+
+``qmpfast parse`` decodes QMP captures: one JSON line per message, or with
+``--stats`` a table of what the stream holds and how fast it decoded.
+Errors are one line naming the file and byte offset, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+
+from . import BACKEND, __version__
+from .decoder import Decoder
+from .errors import DecodeError
+
+SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
+SAMPLE = os.path.join(SAMPLES, "qemu-7.2.qmp")
+CHUNK = 1 << 16
+
+
+class CLIError(Exception):
+    """A failure to report as one line and exit status 1."""
+
+
+def _open_inputs(args):
+    if args.sample:
+        yield SAMPLE, open(SAMPLE, "rb")
+    for path in args.files:
+        if path == "-":
+            yield "<stdin>", sys.stdin.buffer
+            continue
+        try:
+            yield path, open(path, "rb")
+        except OSError as exc:
+            raise CLIError(f"{path}: {exc.strerror}") from exc
+    if not args.files and not args.sample:
+        yield "<stdin>", sys.stdin.buffer
+
+
+def _line(msg):
+    raw = msg.raw
+    if b"\n" in raw or b"\r" in raw:  # pretty=on output: one line per message
+        import json
+        return json.dumps(msg.to_dict(), ensure_ascii=False).encode("utf-8")
+    return raw
+
+
+def _decode_file(name, stream, args, on_message):
+    """Feed one input through a Decoder; returns (bytes, errors)."""
+    decoder = Decoder(events=args.event or None, source=name,
+                      on_error="skip" if args.skip_errors else "raise")
+    total = 0
+    progress = _Progress(name, stream) if args.progress else None
+    try:
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            on_message(decoder.feed(chunk))
+            if progress:
+                progress.update(total)
+        on_message(decoder.close())
+    except DecodeError as exc:
+        raise CLIError(str(exc)) from exc
+    finally:
+        if progress:
+            progress.done()
+    return total, decoder.errors
+
+
+class _Progress:
+    """A progress bar on stderr for large files on a terminal."""
+
+    def __init__(self, name, stream):
+        self.name = name
+        try:
+            self.size = os.fstat(stream.fileno()).st_size
+        except (OSError, AttributeError, ValueError):
+            self.size = 0
+        self.enabled = self.size > (8 << 20) and sys.stderr.isatty()
+        self.last = 0.0
+
+    def update(self, done):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        frac = min(1.0, done / self.size)
+        bar = "#" * int(frac * 30)
+        sys.stderr.write(f"\r{self.name[-30:]} [{bar:<30}] {frac:6.1%}")
+        sys.stderr.flush()
+
+    def done(self):
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+            sys.stderr.flush()
+
+
+def cmd_parse(args):
+    out = sys.stdout.buffer
+    kinds = Counter()
+    names = Counter()
+    total_bytes = 0
+    errors = []
+    started = time.perf_counter()
+
+    if args.stats:
+        def on_message(messages):
+            for msg in messages:
+                kinds[msg.kind] += 1
+                if msg.kind == "event":
+                    names[msg.name] += 1
+    elif args.summary:
+        from .state import VMState
+        state = VMState()
+
+        def on_message(messages):
+            for msg in messages:
+                state.apply(msg)
+    else:
+        def on_message(messages):
+            if messages:
+                out.write(b"".join(_line(m) + b"\n" for m in messages))
+
+    for name, stream in _open_inputs(args):
+        try:
+            size, errs = _decode_file(name, stream, args, on_message)
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        total_bytes += size
+        errors += errs
+    elapsed = time.perf_counter() - started
+
+    if args.stats:
+        _print_stats(kinds, names, total_bytes, elapsed)
+    elif args.summary:
+        sys.stdout.write(state.summary())
+    for err in errors:
+        sys.stderr.write(f"qmpfast: skipped: {err}\n")
+    out.flush()
+    return 0
+
+
+def _print_stats(kinds, names, total_bytes, elapsed):
+    w = sys.stdout.write
+    n_events = kinds.get("event", 0)
+    n_all = sum(kinds.values())
+    w(f"{'kind':<24} {'count':>10}\n")
+    for kind, count in kinds.most_common():
+        w(f"{kind:<24} {count:>10}\n")
+    if names:
+        w(f"\n{'event':<24} {'count':>10}\n")
+        for name, count in sorted(names.items(), key=lambda x: (-x[1], x[0])):
+            w(f"{name:<24} {count:>10}\n")
+    rate = n_events / elapsed if elapsed > 0 else 0.0
+    w(f"\nmessages {n_all}, events {n_events}, bytes {total_bytes}, "
+      f"{elapsed * 1e3:.2f} ms, {rate:,.0f} events/s "
+      f"({total_bytes / elapsed / 1e6 if elapsed else 0:.1f} MB/s, "
+      f"backend {BACKEND})\n")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="qmpfast",
+        description="Fast, robust reader of the QEMU Machine Protocol.")
+    parser.add_argument("--version", action="version",
+                        version=f"qmpfast {__version__} (backend {BACKEND})")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="decode QMP captures",
+                       description="Decode QMP streams: one JSON line per "
+                       "message (standard input when no FILE).")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--sample", action="store_true",
+                   help="read the bundled capture of a real QEMU 7.2")
+    p.add_argument("--event", action="append", metavar="NAME",
+                   help="keep only these events (repeatable)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--stats", action="store_true",
+                      help="print counts per kind and event, and speed")
+    mode.add_argument("--summary", action="store_true",
+                      help="print the VM status timeline and VNC sessions")
+    p.add_argument("--skip-errors", action="store_true",
+                   help="skip bad messages (reported on stderr) instead of "
+                   "stopping at the first")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar on a terminal")
+    p.set_defaults(func=cmd_parse)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+_EXTRA_COMMANDS = []
+
+
+def _load_extra_commands():
+    """Subcommands living in their own modules (watch, bench)."""
+    import importlib
+    for module in ("qmpfast.watch", "qmpfast.bench"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        _EXTRA_COMMANDS.append(mod.register)
+
+
+def main(argv=None):
+    _load_extra_commands()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        sys.stderr.write(f"qmpfast: {exc}\n")
+        return 1
+    except BrokenPipeError:
+        try:
+            sys.stdout = None
+        finally:
+            return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""The streaming decoder: bytes in, message objects out.
+
+``Decoder.feed`` hands each chunk to the backend's scanner in one call, keeps
+only the bytes of a message still in progress, and turns each batch of
+records into message objects in one pass.  Errors come back as records too:
+with ``on_error="raise"`` the first one is raised (carrying the messages
+decoded before it, so nothing is lost, and leaving the bytes after it for
+the next call); with ``on_error="skip"`` it is appended to ``errors`` and
+decoding goes on.
+"""
+
+from __future__ import annotations
+
+
+
+from . import _constants as K
+from ._backend import BACKEND, Scanner
+from .catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
+from .errors import (DecodeError, IncompleteMessageError,
+                     MessageTooLargeError, ProtocolError)
+from .messages import KIND_CLASSES, Event
+from .schema import S_EVENT, S_MICROS, S_SECONDS, Schema
+
+DEFAULT_MAX_MESSAGE_SIZE = 64 << 20  # QEMU's own input limit
+DEFAULT_MAX_DEPTH = 1024  # QEMU's own nesting limit
+MAX_MESSAGE_SIZE_LIMIT = (1 << 32) - 1  # spans are 32-bit
+
+_CATALOGUE_NAMES = tuple(EVENTS)
+_schemas = {}
+
+
+def _schema(events):
+    """One Schema per filter, shared by every decoder that uses it."""
+    key = None if events is None else frozenset(events)
+    schema = _schemas.get(key)
+    if schema is None:
+        schema = _schemas[key] = Schema(
+            paths=EXTRACTED_PATHS, names=_CATALOGUE_NAMES, keep=key)
+        schema.factories = _Factories(schema)
+    return schema
+
+
+class _Factories(dict):
+    """tag -> (callable, name): what builds the message of a record tag.
+
+    Known tags map straight to a class; the rare ones (event names without
+    an id, timestamps beyond 64 bits) to a function that decodes more.
+    """
+
+    def __init__(self, schema):
+        super().__init__()
+        self.schema = schema
+
+    def __missing__(self, tag):
+        kind = tag & 15
+        if kind == K.KIND_EVENT:
+            name_id = (tag >> 8) - 1
+            if name_id < 0 or tag & K.TAG_BIGTS:
+                entry = (_slow_event, None)
+            else:
+                name = self.schema.names[name_id]
+                entry = (EVENT_CLASSES.get(name, Event), name)
+        else:
+            entry = (KIND_CLASSES[kind], None)
+        self[tag] = entry
+        return entry
+
+
+def _slow_event(name, seconds, microseconds, batch, index):
+    name = batch.value(index, S_EVENT)
+    seconds = batch.value(index, S_SECONDS)
+    microseconds = batch.value(index, S_MICROS)
+    return EVENT_CLASSES.get(name, Event)(name, seconds, microseconds, batch,
+                                          index)
+
+
+def _error_from_record(batch, i, source=None):
+    recs = batch.recs
+    j = i * K.REC_FIELDS
+    start, errpos, tag = recs[j], recs[j + K.R_ERRPOS], recs[j + K.R_TAG]
+    code = (tag >> 8) & 0xFF
+    byte = (tag >> 16) - 1
+    what = K.ERROR_TEXT.get(code, f"error {code}")
+    if code in K.PROTOCOL_CODES:
+        return ProtocolError(
+            f"{what} in the message at byte {start}", start, errpos or start,
+            source=source)
+    if code == K.E_TOO_LARGE:
+        return MessageTooLargeError(
+            f"{what}: the message at byte {start} exceeds the limit of "
+            f"{errpos - start} bytes (dropped up to the next line break)",
+            start, errpos, source=source)
+    found = f" ({bytes([byte])!r} found)" if byte >= 0 else ""
+    return DecodeError(
+        f"invalid JSON at byte {errpos}: {what}{found}, in the message at "
+        f"byte {start}", start, errpos, source=source)
+
+
+class Decoder:
+    """Decode a QMP byte stream into messages, chunk by chunk.
+
+    ``events``: a set of event names to deliver; other events are dropped
+    inside the scanner (non-events are always delivered).
+    ``on_error``: ``"raise"`` or ``"skip"`` (a bad message is dropped up to
+    the next line break after where it began and recorded in ``errors``).
+    ``strict``: validate each event against QEMU's event catalogue.
+    """
+
+    backend = BACKEND
+
+    def __init__(self, *, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
+                 max_depth=DEFAULT_MAX_DEPTH, events=None, on_error="raise",
+                 strict=False, source=None):
+        if on_error not in ("raise", "skip"):
+            raise ValueError("on_error must be 'raise' or 'skip'")
+        if not 1 <= max_message_size <= MAX_MESSAGE_SIZE_LIMIT:
+            raise ValueError(
+                f"max_message_size must be 1..{MAX_MESSAGE_SIZE_LIMIT}")
+        if not 1 <= max_depth <= 1 << 20:
+            raise ValueError("max_depth must be 1..1048576")
+        if isinstance(events, str):
+            events = (events,)
+        self._schema = _schema(events)
+        self._factories = self._schema.factories
+        self._scanner = Scanner(self._schema, max_message_size, max_depth)
+        self._pending = None  # bytearray: bytes from _pending_base on
+        self._pending_base = 0
+        self.on_error = on_error
+        self.strict = strict
+        self.source = source
+        self.errors = []
+        if strict:
+            from .validate import validate_event
+            self._validate = validate_event
+
+    @property
+    def position(self):
+        """Absolute stream offset up to which input has been scanned."""
+        return self._scanner.pos
+
+    def feed(self, data):
+        """Scan ``data``; return the messages completed so far, in order."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        scanner = self._scanner
+        pending = self._pending
+        if pending is not None:
+            pending += data
+            buf = pending
+            base = self._pending_base
+        else:
+            buf = data
+            base = scanner.pos
+        out = []
+        frozen = None
+        factories = self._factories
+        try:
+            while True:
+                max_records = (len(buf) + base - scanner.pos) // 48 + 16
+                if max_records > 4096:
+                    max_records = 4096
+                status, batch = scanner.scan(buf, base, max_records)
+                n = batch.n
+                if n:
+                    if buf is pending:
+                        if frozen is None:
+                            frozen = bytes(pending)
+                        batch.buf = frozen
+                    recs = batch.recs
+                    bad = None
+                    if status == K.ERROR:
+                        n -= 1
+                        bad = _error_from_record(batch, n, self.source)
+                        recs = recs[:n * K.REC_FIELDS]
+                    if n:
+                        out += [
+                            f[0](f[1], s, u, batch, i)
+                            for i, f, s, u in zip(
+                                range(n), map(factories.__getitem__,
+                                              recs[K.R_TAG::K.REC_FIELDS]),
+                                recs[K.R_SECONDS::K.REC_FIELDS],
+                                recs[K.R_MICROS::K.REC_FIELDS])]
+                        if self.strict:
+                            out = self._check(out, len(out) - n)
+                    if bad is not None:
+                        if self.on_error == "raise":
+                            bad.messages = out
+                            raise bad
+                        self.errors.append(bad)
+                if status == K.DONE:
+                    break
+        finally:
+            self._keep(buf, base)
+        return out
+
+    def _check(self, out, first):
+        """Strict mode: validate the new events; drop or raise the bad."""
+        kept = out[:first]
+        for msg in out[first:]:
+            if isinstance(msg, Event):
+                error = self._validate(msg, self.source)
+                if error is not None:
+                    if self.on_error == "raise":
+                        error.messages = kept
+                        raise error
+                    self.errors.append(error)
+                    continue
+            kept.append(msg)
+        return kept
+
+    def _keep(self, buf, base):
+        keep = self._scanner.keep_from
+        end = base + len(buf)
+        if keep >= end:
+            self._pending = None
+        elif buf is self._pending:
+            if keep > base:
+                del buf[:keep - base]
+            self._pending_base = keep
+        else:
+            self._pending = bytearray(buf[keep - base:])
+            self._pending_base = keep
+
+    def close(self):
+        """End of stream: raise IncompleteMessageError if a message is cut."""
+        scanner = self._scanner
+        if scanner.in_message:
+            start = scanner.message_start
+            raise IncompleteMessageError(
+                f"the stream ended inside the message at byte {start}",
+                start, scanner.pos, source=self.source)
+        if self._pending is not None and scanner.pos < (
+                self._pending_base + len(self._pending)):
+            # bytes left unscanned after an error raised in feed()
+            out = self.feed(b"")
+            if out:
+                return out
+        return []
+
+    def __iter__(self):
+        raise TypeError("feed() a Decoder chunks; use iter_messages() to "
+                        "read a file or socket")
+
+
+def parse(data, **options):
+    """Decode exactly one message from ``data``."""
+    decoder = Decoder(**options)
+    out = decoder.feed(data)
+    out += decoder.close()
+    if len(out) != 1:
+        raise DecodeError(f"expected exactly one message, found {len(out)}",
+                          0)
+    return out[0]
+
+
+def iter_messages(source, chunk_size=65536, **options):
+    """Yield the messages read from a binary file or a socket."""
+    decoder = Decoder(**options)
+    if hasattr(source, "recv"):
+        read = source.recv
+    else:
+        read = getattr(source, "read1", None) or source.read
+    while True:
+        chunk = read(chunk_size)
+        if not chunk:
+            break
+        yield from decoder.feed(chunk)
+    yield from decoder.close()
+
+
+
+
+__all__ = ["Decoder", "parse", "iter_messages", "DEFAULT_MAX_MESSAGE_SIZE",
+           "DEFAULT_MAX_DEPTH"]

@@ -1,0 +1,66 @@
+"""The exceptions of qmpfast, defined once and raised by both backends."""
+
+from __future__ import annotations
+
+
+class QMPError(Exception):
+    """Base class of every error qmpfast raises."""
+
+
+class DecodeError(QMPError, ValueError):
+    """A message could not be decoded.
+
+    ``offset`` is the absolute stream offset where the bad message began;
+    ``position`` the offset of the byte found wrong (equal to ``offset`` when
+    the whole message is at fault); ``messages`` the well-formed messages
+    decoded before this error by the same ``feed()`` call, so that raising
+    loses nothing.
+    """
+
+    def __init__(self, msg, offset=0, position=None, *, source=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.offset = offset
+        self.position = offset if position is None else position
+        self.source = source
+        self.messages = []
+
+    def __str__(self):
+        if self.source:
+            return f"{self.source}: {self.msg}"
+        return self.msg
+
+    def __reduce__(self):
+        return (type(self), (self.msg, self.offset, self.position))
+
+
+class MessageTooLargeError(DecodeError):
+    """A message grew past ``max_message_size``; it was discarded unbuffered."""
+
+
+class IncompleteMessageError(DecodeError):
+    """The stream ended inside a message."""
+
+
+class ProtocolError(DecodeError):
+    """Valid JSON that breaks QMP's shapes (e.g. an event without a name)."""
+
+
+class ValidationError(DecodeError):
+    """An event that does not match the QEMU event catalogue (strict mode).
+
+    ``path`` names the offending member, as in ``$.data.server.family``.
+    """
+
+    def __init__(self, msg, offset=0, position=None, *, path="$",
+                 source=None):
+        super().__init__(msg, offset, position, source=source)
+        self.path = path
+
+    def __reduce__(self):
+        return (_rebuild_validation, (self.msg, self.offset, self.position,
+                                      self.path))
+
+
+def _rebuild_validation(msg, offset, position, path):
+    return ValidationError(msg, offset, position, path=path)
