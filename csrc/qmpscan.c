@@ -450,12 +450,35 @@ limits:
 
         case ST_OBJ_FIRST:
         case ST_OBJ_KEY:
+        key:
             while (p < end && is_ws[*p])
                 p++;
             if (p == end)
                 goto out_of_input;
             c = *p;
             if (c == '"') {
+                /* fast path: a plain ASCII key wholly in this buffer,
+                 * matched in place, then the usual ": " */
+                const uint8_t *k = p + 1, *q = k;
+                while (q < end && !string_special(*q))
+                    q++;
+                if (q < end && *q == '"') {
+                    int32_t parent = s->nodes[s->depth];
+                    s->val_node = parent >= 0 && q - k <= QMPF_CAPTURE_MAX
+                                      ? lookup(sc, (uint32_t)parent, k,
+                                               (uint32_t)(q - k))
+                                      : -1;
+                    p = q + 1;
+                    while (p < end && is_ws[*p])
+                        p++;
+                    if (p < end && *p == ':') {
+                        p++;
+                        s->state = ST_VALUE;
+                        goto value;
+                    }
+                    s->state = ST_COLON;
+                    continue;
+                }
                 s->str_mode = s->nodes[s->depth] >= 0;
                 s->str_type = QMPF_T_STR_ASCII;
                 s->esc = 0;
@@ -508,6 +531,7 @@ limits:
         case ST_ARR_FIRST:
         case ST_VALUE: {
             int32_t nd;
+        value:
             while (p < end && is_ws[*p])
                 p++;
             if (p == end)
@@ -553,7 +577,46 @@ limits:
                 s->state = c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
                 p++;
                 continue;
-            case '"':
+            case '"': {
+                /* fast path: a plain ASCII string wholly in this buffer */
+                const uint8_t *q = p + 1;
+#ifdef QMPF_SWAR
+                while (end - q >= 8) {
+                    uint64_t v, m;
+                    memcpy(&v, q, 8);
+                    m = string_specials(v);
+                    if (m) {
+                        q += __builtin_ctzll(m) >> 3;
+                        goto str_special;
+                    }
+                    q += 8;
+                }
+#endif
+                while (q < end && !string_special(*q))
+                    q++;
+#ifdef QMPF_SWAR
+            str_special:
+#endif
+                if (q < end && *q == '"') {
+                    if (nd >= 0) {
+                        const qmpf_node *node = &sc->nodes[nd];
+                        if (node->slot >= 0) {
+                            uint32_t *sl = SLOT(nd);
+                            sl[1] = (uint32_t)(ABS(q) - s->msg_start);
+                            sl[2] = QMPF_T_STR_ASCII;
+                        }
+                        if (node->role == QMPF_ROLE_EVENT)
+                            s->name_id =
+                                q - p - 1 <= QMPF_CAPTURE_MAX
+                                    ? lookup(sc, QMPF_NAMES_PARENT, p + 1,
+                                             (uint32_t)(q - p - 1))
+                                    : -1;
+                    }
+                    p = q + 1;
+                    s->state = ST_AFTER;
+                    goto after;
+                }
+            }
                 s->str_mode =
                     (nd >= 0 && sc->nodes[nd].role == QMPF_ROLE_EVENT) ? 2
                                                                         : 0;
@@ -568,7 +631,41 @@ limits:
                 continue;
             case '-':
             case '0': case '1': case '2': case '3': case '4':
-            case '5': case '6': case '7': case '8': case '9':
+            case '5': case '6': case '7': case '8': case '9': {
+                /* fast path: an integer wholly in this buffer */
+                const uint8_t *q = p + (c == '-');
+                const uint8_t *digits = q;
+                uint64_t v = 0;
+                if (q < end && (uint8_t)(*q - '0') < 10) {
+                    if (*q == '0') {
+                        q++;
+                    } else {
+                        while (q < end && (uint8_t)(*q - '0') < 10 &&
+                               q - digits < 18)
+                            v = v * 10 + (uint64_t)(*q++ - '0');
+                    }
+                    if (q < end && (uint8_t)(*q - '0') >= 10 && *q != '.' &&
+                        (*q | 0x20) != 'e') {
+                        if (nd >= 0) {
+                            const qmpf_node *node = &sc->nodes[nd];
+                            if (node->slot >= 0) {
+                                uint32_t *sl = SLOT(nd);
+                                sl[1] = (uint32_t)(ABS(q) - s->msg_start);
+                                sl[2] = QMPF_T_INT;
+                            }
+                            if (node->role == QMPF_ROLE_SECONDS)
+                                s->seconds = c == '-' ? -(int64_t)v
+                                                      : (int64_t)v;
+                            else if (node->role == QMPF_ROLE_MICROS)
+                                s->micros = c == '-' ? -(int64_t)v
+                                                     : (int64_t)v;
+                        }
+                        p = q;
+                        s->state = ST_AFTER;
+                        goto after;
+                    }
+                }
+            }
                 s->num_state = N_START;
                 s->num_digits = 0;
                 s->num_neg = 0;
@@ -742,7 +839,7 @@ limits:
                 }
             }
             s->state = ST_AFTER;
-            continue;
+            goto after;
         }
 
         case ST_LITERAL: {
@@ -768,6 +865,7 @@ limits:
         }
 
         case ST_AFTER:
+        after:
             while (p < end && is_ws[*p])
                 p++;
             if (p == end)
@@ -777,11 +875,11 @@ limits:
                 p++;
                 if (s->kinds[s->depth]) {
                     s->state = ST_OBJ_KEY;
-                } else {
-                    s->val_node = -1;
-                    s->state = ST_VALUE;
+                    goto key;
                 }
-                continue;
+                s->val_node = -1;
+                s->state = ST_VALUE;
+                goto value;
             }
             if ((c == '}' && s->kinds[s->depth]) ||
                 (c == ']' && !s->kinds[s->depth]))
@@ -802,7 +900,7 @@ limits:
         }
         if (--s->depth > 0) {
             s->state = ST_AFTER;
-            continue;
+            goto after;
         }
     }
         /* a whole message: classify, check its QMP shape, emit */

@@ -128,6 +128,7 @@ class Scanner:
         self._nodes = ffi.new("int32_t[]", max_depth + 2)
         self._partial = ffi.new("uint32_t[]", max(1, self._nw))
         self._n = ffi.new("size_t *")
+        self._room = 0
         lib.qmpf_init(self._s, self._tables.schema, self._kinds, self._nodes,
                       self._partial, max_depth, max_message_size, start)
 
@@ -153,12 +154,18 @@ class Scanner:
         Returns (status, Batch).
         """
         nw = self._nw
-        recs = _alloc("int64_t[]", max_records * K.REC_FIELDS)
-        slots = _alloc("uint32_t[]", max(1, max_records * nw))
+        if max_records > self._room:
+            # scratch arrays reused by every call; a batch keeps a copy of
+            # only the part it filled (fresh large allocations would cost a
+            # page fault per 4 KiB on every chunk)
+            self._room = max_records
+            self._recs = _alloc("int64_t[]", max_records * K.REC_FIELDS)
+            self._slots = _alloc("uint32_t[]", max(1, max_records * nw))
         status = lib.qmpf_scan(self._s, ffi.from_buffer("uint8_t[]", buf),
-                               len(buf), base, recs, slots, max_records,
-                               self._n)
+                               len(buf), base, self._recs, self._slots,
+                               max_records, self._n)
         n = self._n[0]
-        rec_list = ffi.unpack(recs, n * K.REC_FIELDS)
-        view = memoryview(ffi.buffer(slots, max(1, n * nw) * 4)).cast("I")
+        rec_list = ffi.unpack(self._recs, n * K.REC_FIELDS)
+        view = memoryview(
+            ffi.buffer(self._slots, max(1, n * nw) * 4)[:]).cast("I")
         return status, Batch(buf, base, rec_list, n, view, nw)

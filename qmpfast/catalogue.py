@@ -266,7 +266,7 @@ def make_event_class(event, slot_of=None):
     their extracted bytes, the others go through ``data``.
     """
     spec = EVENTS[event]
-    ns = {"__slots__": (), "__module__": __name__, "event_name": event,
+    ns = {"__slots__": (), "__module__": __name__, "name": event,
           "members": {}}
     scalars = []
     for key, info in spec["members"].items():

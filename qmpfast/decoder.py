@@ -11,10 +11,18 @@ decoding goes on.
 
 from __future__ import annotations
 
+from functools import partial
+from itertools import repeat
+
+try:
+    from operator import call as _call
+except ImportError:  # Python < 3.11
+    def _call(factory, *args):
+        return factory(*args)
 
 
 from . import _constants as K
-from ._backend import BACKEND, Scanner
+from ._backend import BACKEND, Scanner, backend as _backend_module
 from .catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError,
                      MessageTooLargeError, ProtocolError)
@@ -41,10 +49,13 @@ def _schema(events):
 
 
 class _Factories(dict):
-    """tag -> (callable, name): what builds the message of a record tag.
+    """tag -> what builds the message of a record with that tag.
 
-    Known tags map straight to a class; the rare ones (event names without
-    an id, timestamps beyond 64 bits) to a function that decodes more.
+    Every factory takes (seconds, microseconds, batch, index), so a whole
+    batch is built by one ``map`` with no Python frame but the class's own
+    ``__init__``.  Known tags map straight to a class; the rare ones (event
+    names without an id, timestamps beyond 64 bits) to a function that
+    decodes more.
     """
 
     def __init__(self, schema):
@@ -56,22 +67,25 @@ class _Factories(dict):
         if kind == K.KIND_EVENT:
             name_id = (tag >> 8) - 1
             if name_id < 0 or tag & K.TAG_BIGTS:
-                entry = (_slow_event, None)
+                factory = _slow_event
             else:
-                name = self.schema.names[name_id]
-                entry = (EVENT_CLASSES.get(name, Event), name)
+                factory = _event_factory(self.schema.names[name_id])
         else:
-            entry = (KIND_CLASSES[kind], None)
-        self[tag] = entry
-        return entry
+            factory = KIND_CLASSES[kind]
+        self[tag] = factory
+        return factory
 
 
-def _slow_event(name, seconds, microseconds, batch, index):
+def _event_factory(name):
+    cls = EVENT_CLASSES.get(name)
+    return cls if cls is not None else partial(Event, name=name)
+
+
+def _slow_event(seconds, microseconds, batch, index):
     name = batch.value(index, S_EVENT)
     seconds = batch.value(index, S_SECONDS)
     microseconds = batch.value(index, S_MICROS)
-    return EVENT_CLASSES.get(name, Event)(name, seconds, microseconds, batch,
-                                          index)
+    return _event_factory(name)(seconds, microseconds, batch, index)
 
 
 def _error_from_record(batch, i, source=None):
@@ -104,13 +118,14 @@ class Decoder:
     ``on_error``: ``"raise"`` or ``"skip"`` (a bad message is dropped up to
     the next line break after where it began and recorded in ``errors``).
     ``strict``: validate each event against QEMU's event catalogue.
+    ``backend``: ``"c"`` or ``"python"`` to pick a scanner for this decoder
+    (default: ``qmpfast.BACKEND``).
+    ``source``: a name (file, socket) that error messages start with.
     """
-
-    backend = BACKEND
 
     def __init__(self, *, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_depth=DEFAULT_MAX_DEPTH, events=None, on_error="raise",
-                 strict=False, source=None):
+                 strict=False, backend=None, source=None):
         if on_error not in ("raise", "skip"):
             raise ValueError("on_error must be 'raise' or 'skip'")
         if not 1 <= max_message_size <= MAX_MESSAGE_SIZE_LIMIT:
@@ -122,7 +137,14 @@ class Decoder:
             events = (events,)
         self._schema = _schema(events)
         self._factories = self._schema.factories
-        self._scanner = Scanner(self._schema, max_message_size, max_depth)
+        if backend is None or backend == BACKEND:
+            scanner_class = Scanner
+            self.backend = BACKEND
+        else:
+            scanner_class = _backend_module(backend).Scanner
+            self.backend = backend
+        self._scanner = scanner_class(self._schema, max_message_size,
+                                      max_depth)
         self._pending = None  # bytearray: bytes from _pending_base on
         self._pending_base = 0
         self.on_error = on_error
@@ -173,13 +195,12 @@ class Decoder:
                         bad = _error_from_record(batch, n, self.source)
                         recs = recs[:n * K.REC_FIELDS]
                     if n:
-                        out += [
-                            f[0](f[1], s, u, batch, i)
-                            for i, f, s, u in zip(
-                                range(n), map(factories.__getitem__,
-                                              recs[K.R_TAG::K.REC_FIELDS]),
-                                recs[K.R_SECONDS::K.REC_FIELDS],
-                                recs[K.R_MICROS::K.REC_FIELDS])]
+                        out += map(_call,
+                                   map(factories.__getitem__,
+                                       recs[K.R_TAG::K.REC_FIELDS]),
+                                   recs[K.R_SECONDS::K.REC_FIELDS],
+                                   recs[K.R_MICROS::K.REC_FIELDS],
+                                   repeat(batch, n), range(n))
                         if self.strict:
                             out = self._check(out, len(out) - n)
                     if bad is not None:

@@ -26,7 +26,7 @@ class Message:
     __slots__ = ("_b", "_i", "_d")
     kind = "message"
 
-    def __init__(self, name, seconds, microseconds, batch, index):
+    def __init__(self, seconds, microseconds, batch, index):
         self._b = batch
         self._i = index
 
@@ -76,12 +76,15 @@ class Event(Message):
     __slots__ = ("name", "seconds", "microseconds")
     kind = "event"
 
-    def __init__(self, name, seconds, microseconds, batch, index):
-        self.name = name
+    # Typed subclasses carry ``name`` as a class attribute, so building one
+    # sets four slots; plain Events are given theirs.
+    def __init__(self, seconds, microseconds, batch, index, name=None):
         self.seconds = seconds
         self.microseconds = microseconds
         self._b = batch
         self._i = index
+        if name is not None:
+            self.name = name
 
     @property
     def timestamp(self):
