@@ -256,7 +256,7 @@ class Scanner:
     def message_start(self):
         return self._msg_start
 
-    def _name_id(self, name):
+    def _lookup_name(self, name):
         nid = self._name_ids.get(name)
         if nid is None:
             nid = self._schema.name_id(name)
@@ -329,9 +329,14 @@ class Scanner:
                             d, end = scan_once(text, 0)
                         except (ValueError, StopIteration, RecursionError):
                             ok = False
-                    if ok and end != size and not (
-                            end + 1 == size and text[end] == "\r"):
-                        ok = False
+                    if ok:
+                        # only the line's '\r' may follow the object
+                        if end == len(text):
+                            mend = size
+                        elif end + 1 == len(text) and text[end] == "\r":
+                            mend = size - 1
+                        else:
+                            ok = False
                     if ok and (type(d) is not dict or (
                             b"\\u" in line and _surrogate_escape(line)
                             and _has_lone_surrogate(d))):
@@ -344,7 +349,7 @@ class Scanner:
                             else:
                                 nid = name_ids.get(name)
                                 if nid is None:
-                                    nid = self._name_id(name)
+                                    nid = self._lookup_name(name)
                                 if keep is not None and nid not in keep:
                                     self._msg_start = base + p  # filtered
                                     p = nl + 1
@@ -389,7 +394,7 @@ class Scanner:
                     if ok:
                         start = base + p
                         self._msg_start = start
-                        recs += (start, start + end, sec, usec, tag, 0)
+                        recs += (start, start + mend, sec, usec, tag, 0)
                         objs.append(d)
                         n += 1
                         p = nl + 1
@@ -506,14 +511,11 @@ class Scanner:
                 if p == end:
                     break
                 c = buf[p]
-                if st == _ARR_FIRST:
-                    if c == 0x5D:
-                        st = _AFTER
-                        self._st = st
-                        # ']' of an empty array: close it, below
-                    else:
+                if st == _ARR_FIRST and c == 0x5D:
+                    pass  # ']' of an empty array: close it, below
+                else:
+                    if st == _ARR_FIRST:
                         self._val_node = -1
-                if st != _AFTER:
                     nd = self._val_node
                     if nd >= 0:
                         at[nd] = p - ms + (c == 0x22)

@@ -83,6 +83,7 @@ class Event(Message):
         self.microseconds = microseconds
         self._b = batch
         self._i = index
+        self._d = None
         if name is not None:
             self.name = name
 
@@ -106,10 +107,9 @@ class Event(Message):
     @property
     def data(self):
         """The ``data`` member as a dict (``{}`` when absent), decoded once."""
-        try:
-            return self._d
-        except AttributeError:
-            pass
+        value = self._d
+        if value is not None:
+            return value
         value = self._b.value(self._i, S_DATA)
         if value is MISSING:
             value = {}
