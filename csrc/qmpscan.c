@@ -29,6 +29,22 @@ enum {
 
 enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
 
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define QMPF_SWAR 1
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+/* High bit set in each byte that is '"', '\\', < 0x20 or >= 0x80; bytes
+ * above the first such byte may be flagged falsely, the first never is. */
+static inline uint64_t string_specials(uint64_t v)
+{
+    uint64_t q = v ^ (ONES * '"');
+    uint64_t b = v ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | (v - ONES * 0x20) | v) &
+           HIGHS;
+}
+#endif
+
 static const char *const literals[3] = {"true", "false", "null"};
 static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
                                           QMPF_T_NULL};
@@ -36,28 +52,69 @@ static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
 static const uint8_t is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
                                    ['\r'] = 1};
 
+/* The first min(len, 8) bytes of a key as a little-endian word. */
+static inline uint64_t prefix_safe(const uint8_t *key, size_t len)
+{
+    uint64_t w = 0;
+    size_t n = len < 8 ? len : 8;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)key[i] << (8 * i);
+    return w;
+}
+
+/* The same, with one load when 8 bytes are readable before limit. */
+static inline uint64_t prefix_fast(const uint8_t *key, size_t len,
+                                   const uint8_t *limit)
+{
+#ifdef QMPF_SWAR
+    if (limit - key >= 8) {
+        uint64_t w;
+        memcpy(&w, key, 8);
+        if (len < 8)
+            w &= len ? ~0ull >> (64 - 8 * len) : 0;
+        return w;
+    }
+#endif
+    (void)limit;
+    return prefix_safe(key, len);
+}
+
+/* Hash of (parent, key) from its length, prefix word and, for keys longer
+ * than 8 bytes, its last 8 bytes. */
+static inline uint32_t hash_key(uint32_t parent, const uint8_t *key,
+                                size_t len, uint64_t prefix)
+{
+    uint64_t h = (prefix ^ ((uint64_t)parent << 32) ^
+                  (len * 0x9E3779B97F4A7C15ull)) *
+                 0xFF51AFD7ED558CCDull;
+    if (len > 8) {
+        uint64_t last;
+        memcpy(&last, key + len - 8, 8);
+        h = (h ^ (h >> 29) ^ last) * 0xC4CEB9FE1A85EC53ull;
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
 uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len)
 {
-    uint32_t h = 2166136261u ^ (parent * 16777619u);
-    for (size_t i = 0; i < len; i++) {
-        h ^= key[i];
-        h *= 16777619u;
-    }
-    return h ^ (h >> 15);
+    return hash_key(parent, key, len, prefix_safe(key, len));
 }
 
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       uint32_t parent, uint32_t off, uint32_t len,
                       int32_t value)
 {
-    uint32_t h = qmpf_hash(parent, pool + off, len) & mask;
+    uint64_t prefix = prefix_safe(pool + off, len);
+    uint32_t h = hash_key(parent, pool + off, len, prefix) & mask;
     for (uint32_t tries = 0; tries <= mask; tries++) {
-        uint32_t *e = table + (size_t)h * 4;
+        uint32_t *e = table + (size_t)h * QMPF_ENTRY_WORDS;
         if (e[0] == 0) {
             e[0] = parent + 1;
             e[1] = off;
             e[2] = len;
             e[3] = (uint32_t)value;
+            e[4] = (uint32_t)prefix;
+            e[5] = (uint32_t)(prefix >> 32);
             return 0;
         }
         if (e[0] == parent + 1 && e[2] == len &&
@@ -68,16 +125,20 @@ int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
     return -1;
 }
 
-static int32_t lookup(const qmpf_schema *sc, uint32_t parent,
-                      const uint8_t *key, uint32_t len)
+/* The value of (parent, key), or -1.  Bytes up to limit may be read. */
+static inline int32_t lookup(const qmpf_schema *sc, uint32_t parent,
+                      const uint8_t *key, uint32_t len, const uint8_t *limit)
 {
-    uint32_t h = qmpf_hash(parent, key, len) & sc->table_mask;
+    uint64_t prefix = prefix_fast(key, len, limit);
+    uint32_t lo = (uint32_t)prefix, hi = (uint32_t)(prefix >> 32);
+    uint32_t h = hash_key(parent, key, len, prefix) & sc->table_mask;
     for (;;) {
-        const uint32_t *e = sc->table + (size_t)h * 4;
+        const uint32_t *e = sc->table + (size_t)h * QMPF_ENTRY_WORDS;
         if (e[0] == 0)
             return -1;
-        if (e[0] == parent + 1 && e[2] == len &&
-            memcmp(sc->pool + e[1], key, len) == 0)
+        if (e[0] == parent + 1 && e[2] == len && e[4] == lo && e[5] == hi &&
+            (len <= 8 ||
+             memcmp(sc->pool + e[1] + 8, key + 8, len - 8) == 0))
             return (int32_t)e[3];
         h = (h + 1) & sc->table_mask;
     }
@@ -161,26 +222,30 @@ static inline int hexval(uint8_t c)
     return -1;
 }
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define QMPF_SWAR 1
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-/* High bit set in each byte that is '"', '\\', < 0x20 or >= 0x80; bytes
- * above the first such byte may be flagged falsely, the first never is. */
-static inline uint64_t string_specials(uint64_t v)
-{
-    uint64_t q = v ^ (ONES * '"');
-    uint64_t b = v ^ (ONES * '\\');
-    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | (v - ONES * 0x20) | v) &
-           HIGHS;
-}
-#endif
 
-static inline int string_special(uint8_t c)
-{
-    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
-}
+
+/* 1 for bytes that end a run of plain string bytes: '"', '\\', control
+ * bytes and non-ASCII bytes. */
+static const uint8_t special_table[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+#define string_special(c) (special_table[(uint8_t)(c)])
 
 /*
  * Scan string contents from *pp.  Returns 1 when the closing quote was
@@ -460,13 +525,28 @@ limits:
                 /* fast path: a plain ASCII key wholly in this buffer,
                  * matched in place, then the usual ": " */
                 const uint8_t *k = p + 1, *q = k;
+#ifdef QMPF_SWAR
+                while (end - q >= 8) {
+                    uint64_t v, m;
+                    memcpy(&v, q, 8);
+                    m = string_specials(v);
+                    if (m) {
+                        q += __builtin_ctzll(m) >> 3;
+                        goto key_special;
+                    }
+                    q += 8;
+                }
+#endif
                 while (q < end && !string_special(*q))
                     q++;
+#ifdef QMPF_SWAR
+            key_special:
+#endif
                 if (q < end && *q == '"') {
                     int32_t parent = s->nodes[s->depth];
                     s->val_node = parent >= 0 && q - k <= QMPF_CAPTURE_MAX
                                       ? lookup(sc, (uint32_t)parent, k,
-                                               (uint32_t)(q - k))
+                                               (uint32_t)(q - k), end)
                                       : -1;
                     p = q + 1;
                     while (p < end && is_ws[*p])
@@ -507,7 +587,8 @@ limits:
             }
             if (s->str_mode && !s->cap_over)
                 s->val_node = lookup(sc, (uint32_t)s->nodes[s->depth],
-                                     s->cap, s->cap_len);
+                                     s->cap, s->cap_len,
+                                     s->cap + QMPF_CAPTURE_MAX);
             else
                 s->val_node = -1;
             s->state = ST_COLON;
@@ -609,7 +690,7 @@ limits:
                             s->name_id =
                                 q - p - 1 <= QMPF_CAPTURE_MAX
                                     ? lookup(sc, QMPF_NAMES_PARENT, p + 1,
-                                             (uint32_t)(q - p - 1))
+                                             (uint32_t)(q - p - 1), end)
                                     : -1;
                     }
                     p = q + 1;
@@ -674,17 +755,27 @@ limits:
                 s->state = ST_NUMBER;
                 continue;
             case 't':
-                s->lit = 0;
-                goto literal;
             case 'f':
-                s->lit = 1;
-                goto literal;
-            case 'n':
-                s->lit = 2;
-            literal:
+            case 'n': {
+                /* fast path: the whole literal in this buffer */
+                int lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
+                size_t n_lit = lit == 1 ? 5 : 4;
+                if ((size_t)(end - p) >= n_lit &&
+                    memcmp(p, literals[lit], n_lit) == 0) {
+                    p += n_lit;
+                    if (nd >= 0 && sc->nodes[nd].slot >= 0) {
+                        uint32_t *sl = SLOT(nd);
+                        sl[1] = (uint32_t)(ABS(p) - s->msg_start);
+                        sl[2] = literal_types[lit];
+                    }
+                    s->state = ST_AFTER;
+                    goto after;
+                }
+                s->lit = lit;
                 s->lit_idx = 0;
                 s->state = ST_LITERAL;
                 continue;
+            }
             default:
                 code = QMPF_E_EXPECTED_VALUE;
                 errp = p;
@@ -710,7 +801,8 @@ limits:
             if (s->str_mode == 2)
                 s->name_id = s->cap_over ? -1
                                          : lookup(sc, QMPF_NAMES_PARENT,
-                                                  s->cap, s->cap_len);
+                                                  s->cap, s->cap_len,
+                                                  s->cap + QMPF_CAPTURE_MAX);
             s->state = ST_AFTER;
             continue;
         }

@@ -102,10 +102,12 @@ typedef struct {
 
 /*
  * Read-only tables shared by every scanner of one configuration.  Keys of
- * nodes and event names live in one hash table of uint32_t[4] entries:
- * (parent + 1, offset into pool, length, value); event names use the parent
- * QMPF_NAMES_PARENT and have their name id as value.
+ * nodes and event names live in one hash table of uint32_t[6] entries:
+ * (parent + 1, offset into pool, length, value, first 8 key bytes as two
+ * words); event names use the parent QMPF_NAMES_PARENT and have their name
+ * id as value.  Fill it with qmpf_table_insert only.
  */
+#define QMPF_ENTRY_WORDS 6
 #define QMPF_NAMES_PARENT 0x7fffffffu
 typedef struct {
     const qmpf_node *nodes;

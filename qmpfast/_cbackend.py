@@ -34,7 +34,7 @@ class _CTables:
         while size < 2 * len(entries) + 2:
             size *= 2
         self.pool = ffi.new("uint8_t[]", bytes(pool) or b"\0")
-        self.table = ffi.new("uint32_t[]", size * 4)
+        self.table = ffi.new("uint32_t[]", size * K.ENTRY_WORDS)
         for parent, off, length, value in entries:
             if lib.qmpf_table_insert(self.table, size - 1, self.pool, parent,
                                      off, length, value):
@@ -74,7 +74,11 @@ def _tables(schema):
 
 
 class Batch:
-    """The records of one scan call and the bytes they point into."""
+    """The records of one scan call and the bytes they point into.
+
+    ``recs`` is an int64 view (REC_FIELDS per record), ``_slots`` a uint32
+    view (SLOT_WORDS per slot, ``_nw`` words per record).
+    """
 
     __slots__ = ("buf", "base", "recs", "n", "_slots", "_nw")
 
@@ -108,6 +112,9 @@ class Batch:
         k = i * self._nw + slot * K.SLOT_WORDS
         sl = self._slots
         t = sl[k + 2]
+        if t == K.T_STR_ASCII:  # most members: inline the common case
+            off = self.recs[i * K.REC_FIELDS] - self.base
+            return self.buf[off + sl[k]:off + sl[k + 1]].decode("ascii")
         if not t:
             return MISSING
         off = self.recs[i * K.REC_FIELDS] - self.base
@@ -165,7 +172,10 @@ class Scanner:
                                len(buf), base, self._recs, self._slots,
                                max_records, self._n)
         n = self._n[0]
-        rec_list = ffi.unpack(self._recs, n * K.REC_FIELDS)
+        # copies of just the filled parts, as int64 / uint32 views: fields
+        # become Python ints only when read
+        recs = memoryview(
+            ffi.buffer(self._recs, max(1, n) * K.REC_FIELDS * 8)[:]).cast("q")
         view = memoryview(
             ffi.buffer(self._slots, max(1, n * nw) * 4)[:]).cast("I")
-        return status, Batch(buf, base, rec_list, n, view, nw)
+        return status, Batch(buf, base, recs, n, view, nw)
