@@ -31,7 +31,7 @@ enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define QMPF_SWAR 1
+#define QMPF_SWAR 1 /* unaligned little-endian word loads */
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 /* High bit set in each byte that is '"', '\\', < 0x20 or >= 0x80; bytes
@@ -44,6 +44,68 @@ static inline uint64_t string_specials(uint64_t v)
            HIGHS;
 }
 #endif
+
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define QMPF_SSE2 1
+#endif
+
+/* 1 for bytes that end a run of plain string bytes: '"', '\\', control
+ * bytes and non-ASCII bytes. */
+static const uint8_t special_table[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+#define string_special(c) (special_table[(uint8_t)(c)])
+
+/* The first byte in [p, end) that is not a plain string byte, or end. */
+static inline const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end)
+{
+#if defined(QMPF_SSE2)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i slash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed: bytes >= 0x80 are negative, so "< 0x20" catches them */
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+            _mm_cmplt_epi8(v, space));
+        int bits = _mm_movemask_epi8(m);
+        if (bits)
+            return p + __builtin_ctz((unsigned)bits);
+        p += 16;
+    }
+#endif
+#if defined(QMPF_SWAR)
+    while (end - p >= 8) {
+        uint64_t v, m;
+        memcpy(&v, p, 8);
+        m = string_specials(v);
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && !string_special(*p))
+        p++;
+    return p;
+}
 
 static const char *const literals[3] = {"true", "false", "null"};
 static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
@@ -224,28 +286,7 @@ static inline int hexval(uint8_t c)
 
 
 
-/* 1 for bytes that end a run of plain string bytes: '"', '\\', control
- * bytes and non-ASCII bytes. */
-static const uint8_t special_table[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
 
-#define string_special(c) (special_table[(uint8_t)(c)])
 
 /*
  * Scan string contents from *pp.  Returns 1 when the closing quote was
@@ -361,29 +402,13 @@ static int scan_string(qmpf_scanner *s, const uint8_t **pp,
         }
         /* plain bytes */
         run = p;
-#ifdef QMPF_SWAR
-        while (end - p >= 8) {
-            uint64_t v, m;
-            memcpy(&v, p, 8);
-            m = string_specials(v);
-            if (m) {
-                p += __builtin_ctzll(m) >> 3;
-                goto special;
-            }
-            p += 8;
-        }
-#endif
-        while (p < end && !string_special(*p))
-            p++;
+        p = skip_plain(p, end);
         if (p == end) {
             if (cap)
                 capture(s, run, (size_t)(p - run));
             *pp = p;
             return 0;
         }
-#ifdef QMPF_SWAR
-    special:
-#endif
         c = *p;
         if (c == '"') {
             if (cap)
@@ -524,24 +549,7 @@ limits:
             if (c == '"') {
                 /* fast path: a plain ASCII key wholly in this buffer,
                  * matched in place, then the usual ": " */
-                const uint8_t *k = p + 1, *q = k;
-#ifdef QMPF_SWAR
-                while (end - q >= 8) {
-                    uint64_t v, m;
-                    memcpy(&v, q, 8);
-                    m = string_specials(v);
-                    if (m) {
-                        q += __builtin_ctzll(m) >> 3;
-                        goto key_special;
-                    }
-                    q += 8;
-                }
-#endif
-                while (q < end && !string_special(*q))
-                    q++;
-#ifdef QMPF_SWAR
-            key_special:
-#endif
+                const uint8_t *k = p + 1, *q = skip_plain(k, end);
                 if (q < end && *q == '"') {
                     int32_t parent = s->nodes[s->depth];
                     s->val_node = parent >= 0 && q - k <= QMPF_CAPTURE_MAX
@@ -660,24 +668,7 @@ limits:
                 continue;
             case '"': {
                 /* fast path: a plain ASCII string wholly in this buffer */
-                const uint8_t *q = p + 1;
-#ifdef QMPF_SWAR
-                while (end - q >= 8) {
-                    uint64_t v, m;
-                    memcpy(&v, q, 8);
-                    m = string_specials(v);
-                    if (m) {
-                        q += __builtin_ctzll(m) >> 3;
-                        goto str_special;
-                    }
-                    q += 8;
-                }
-#endif
-                while (q < end && !string_special(*q))
-                    q++;
-#ifdef QMPF_SWAR
-            str_special:
-#endif
+                const uint8_t *q = skip_plain(p + 1, end);
                 if (q < end && *q == '"') {
                     if (nd >= 0) {
                         const qmpf_node *node = &sc->nodes[nd];

@@ -10,6 +10,7 @@
 
 from ._backend import BACKEND
 from .catalogue import EVENT_CLASSES, Struct, VncInfo, event_class
+from .catalogue import *  # noqa: F401,F403 - the typed event classes
 from .decoder import (DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, Decoder,
                       iter_messages, parse)
 from .errors import (DecodeError, IncompleteMessageError,
@@ -20,9 +21,6 @@ from .messages import (Command, ErrorResponse, Event, Greeting, Message,
 from .values import FAST_LOADS
 
 __version__ = "0.1.0"
-
-# the typed event classes, e.g. qmpfast.BlockIoError
-globals().update({cls.__name__: cls for cls in EVENT_CLASSES.values()})
 
 __all__ = [
     "BACKEND", "FAST_LOADS", "Decoder", "parse", "iter_messages",

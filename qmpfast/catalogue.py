@@ -17,6 +17,7 @@ decode ``data`` once, on the first attribute read.
 from __future__ import annotations
 
 import json
+import keyword
 import os
 import sys
 
@@ -48,8 +49,7 @@ _EVENT_ATTRS = frozenset(dir(Event)) | {"name", "seconds", "microseconds"}
 def attr_name(member, taken=_EVENT_ATTRS):
     """The Python attribute for a QAPI member name."""
     name = member.replace("-", "_")
-    if not name.isidentifier() or name in taken or name in (
-            "class", "type_", "def", "from", "import", "global", "in", "is"):
+    if keyword.iskeyword(name) or name in taken:
         name += "_"
     return name
 
@@ -248,13 +248,37 @@ def _vnc_getter(slot):
     return get
 
 
+# What repr() shows of the documented events: their 2010 members.
+REPR_MEMBERS = {
+    "BLOCK_IO_ERROR": ("device", "operation", "action"),
+    "RESET": ("guest", "reason"),
+    "SHUTDOWN": ("guest", "reason"),
+    "VNC_CONNECTED": ("client",),
+    "VNC_INITIALIZED": ("client",),
+    "VNC_DISCONNECTED": ("client",),
+}
+
+
+def _short_value(value):
+    if isinstance(value, (VncInfo, Struct)):
+        host = getattr(value, "host", None)
+        service = getattr(value, "service", None)
+        if host or service:
+            return repr(f"{host or ''}:{service or ''}")
+        family = getattr(value, "family", None)
+        return repr(family) if family else None
+    return repr(value)
+
+
 def _fields_repr(attrs):
     def _fields(self):
         parts = []
         for attr in attrs:
             value = getattr(self, attr)
-            if value is not None and not isinstance(value, (VncInfo, Struct)):
-                parts.append(f"{attr}={value!r}")
+            if value is not None:
+                text = _short_value(value)
+                if text is not None:
+                    parts.append(f"{attr}={text}")
         return " ".join(parts)
     return _fields
 
@@ -285,7 +309,11 @@ def make_event_class(event, slot_of=None):
         ns["members"][attr] = (key, typ, info["optional"])
         if typ not in STRUCTS:
             scalars.append(attr)
-    ns["_fields"] = _fields_repr(tuple(scalars))
+    shown = REPR_MEMBERS.get(event)
+    if shown is None:  # the required scalar members, in catalogue order
+        shown = tuple(a for a in scalars if not ns["members"][a][2])
+    ns["_fields"] = _fields_repr(tuple(attr_name(m) for m in shown)
+                                 if event in REPR_MEMBERS else shown)
     ns["__doc__"] = (f"QMP event {event} (since QEMU {spec.get('since')}, "
                      f"{spec.get('source')}).")
     return type(class_name(event), (Event,), ns)

@@ -17,7 +17,7 @@ from itertools import repeat
 try:
     from operator import call as _call
 except ImportError:  # Python < 3.11
-    def _call(factory, *args):
+    def _call(factory, *args):  # type: ignore[misc]
         return factory(*args)
 
 
@@ -34,7 +34,7 @@ DEFAULT_MAX_DEPTH = 1024  # QEMU's own nesting limit
 MAX_MESSAGE_SIZE_LIMIT = (1 << 32) - 1  # spans are 32-bit
 
 _CATALOGUE_NAMES = tuple(EVENTS)
-_schemas = {}
+_schemas: dict = {}
 
 
 def _schema(events):

@@ -127,9 +127,10 @@ class Event(Message):
 
     def __repr__(self):
         fields = self._fields()
+        if type(self) is Event:  # untyped: the name says what it is
+            fields = f"{self.name} {fields}" if fields else self.name
         sep = " " if fields else ""
-        return (f"<{type(self).__name__} {self.name}{sep}{fields} "
-                f"at {self._stamp()}>")
+        return f"<{type(self).__name__}{sep}{fields} at {self._stamp()}>"
 
 
 class Return(Message):
