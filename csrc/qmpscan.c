@@ -521,6 +521,7 @@ limits:
             s->nodes[1] = 0;
             s->name_id = -1;
             s->bigts = 0;
+            s->bignum = 0;
             s->seconds = 0;
             s->micros = 0;
             s->state = ST_OBJ_FIRST;
@@ -682,7 +683,7 @@ limits:
                                 q - p - 1 <= QMPF_CAPTURE_MAX
                                     ? lookup(sc, QMPF_NAMES_PARENT, p + 1,
                                              (uint32_t)(q - p - 1), end)
-                                    : -1;
+                                    : -2;
                     }
                     p = q + 1;
                     s->state = ST_AFTER;
@@ -790,7 +791,7 @@ limits:
                 sl[2] = s->str_type;
             }
             if (s->str_mode == 2)
-                s->name_id = s->cap_over ? -1
+                s->name_id = s->cap_over ? -2
                                          : lookup(sc, QMPF_NAMES_PARENT,
                                                   s->cap, s->cap_len,
                                                   s->cap + QMPF_CAPTURE_MAX);
@@ -901,6 +902,8 @@ limits:
             goto fail;
         number_done: {
             int32_t nd = s->val_node;
+            if (s->num_isint && s->num_digits > 18)
+                s->bignum = 1;
             if (nd >= 0) {
                 const qmpf_node *node = &sc->nodes[nd];
                 if (node->slot >= 0) {
@@ -1002,11 +1005,12 @@ limits:
             code = 0;
             if (TY(QMPF_ROLE_EVENT)) {
                 int32_t nid = s->name_id;
+                int longname = nid == -2;
                 if (!is_string_type(TY(QMPF_ROLE_EVENT))) {
                     code = QMPF_E_EVENT_NAME;
                     r[QMPF_R_ERRPOS] = s->msg_start + AT(QMPF_ROLE_EVENT);
-                } else if (sc->keep && (nid >= 0 ? !sc->keep[nid]
-                                                 : !sc->keep_unknown)) {
+                } else if (sc->keep && !longname &&
+                           (nid >= 0 ? !sc->keep[nid] : !sc->keep_unknown)) {
                     goto limits; /* filtered out: no record */
                 } else if (TY(QMPF_ROLE_TIMESTAMP) != QMPF_T_OBJECT ||
                            TY(QMPF_ROLE_SECONDS) != QMPF_T_INT ||
@@ -1014,11 +1018,14 @@ limits:
                     code = QMPF_E_TIMESTAMP;
                     r[QMPF_R_ERRPOS] =
                         s->msg_start + (TY(QMPF_ROLE_TIMESTAMP)
-                                            ? AT(QMPF_ROLE_TIMESTAMP)
+                                            ? AT(QMPF_ROLE_TIMESTAMP) -
+                                                  is_string_type(TY(
+                                                      QMPF_ROLE_TIMESTAMP))
                                             : 0);
                 } else {
                     tag = QMPF_KIND_EVENT | (s->bigts ? QMPF_TAG_BIGTS : 0) |
-                          ((int64_t)(nid + 1) << 8);
+                          (longname ? QMPF_TAG_LONGNAME : 0) |
+                          ((int64_t)(longname ? 0 : nid + 1) << 8);
                     r[QMPF_R_SECONDS] = s->seconds;
                     r[QMPF_R_MICROS] = s->micros;
                 }
@@ -1029,7 +1036,9 @@ limits:
                     !is_string_type(TY(QMPF_ROLE_ERROR_CLASS)) ||
                     !is_string_type(TY(QMPF_ROLE_ERROR_DESC))) {
                     code = QMPF_E_ERROR_SHAPE;
-                    r[QMPF_R_ERRPOS] = s->msg_start + AT(QMPF_ROLE_ERROR);
+                    r[QMPF_R_ERRPOS] =
+                        s->msg_start + AT(QMPF_ROLE_ERROR) -
+                        is_string_type(TY(QMPF_ROLE_ERROR));
                 }
                 tag = QMPF_KIND_ERROR;
             } else if (TY(QMPF_ROLE_QMP)) {
@@ -1047,7 +1056,7 @@ limits:
                 result = QMPF_ERROR;
                 goto stop;
             }
-            r[QMPF_R_TAG] = tag;
+            r[QMPF_R_TAG] = tag | (s->bignum ? QMPF_TAG_BIGNUM : 0);
             n++;
             cur += nw;
             goto limits;

@@ -24,8 +24,8 @@
 #define QMPF_R_TAG 4     /* kind | flags | id, see below */
 #define QMPF_R_ERRPOS 5  /* bad records: absolute offset of the offending byte */
 
-/* tag = kind | QMPF_TAG_BIGTS? | (name_id + 1) << 8        for good records
- * tag = QMPF_KIND_BAD | code << 8 | (byte + 1) << 16        for bad records */
+/* tag = kind | flags | (name_id + 1) << 8              for good records
+ * tag = QMPF_KIND_BAD | code << 8 | (byte + 1) << 16   for bad records */
 #define QMPF_KIND_MESSAGE 0
 #define QMPF_KIND_EVENT 1
 #define QMPF_KIND_RETURN 2
@@ -33,7 +33,10 @@
 #define QMPF_KIND_GREETING 4
 #define QMPF_KIND_COMMAND 5
 #define QMPF_KIND_BAD 15
-#define QMPF_TAG_BIGTS 16 /* a timestamp integer did not fit in int64 */
+#define QMPF_TAG_BIGTS 16  /* a timestamp integer did not fit in int64 */
+#define QMPF_TAG_BIGNUM 32 /* some integer has more than 18 digits */
+#define QMPF_TAG_LONGNAME 64 /* event name longer than QMPF_CAPTURE_MAX:
+                                no id, and not filtered here */
 
 /* Error codes of bad records. */
 #define QMPF_E_EXPECTED_OBJECT 1
@@ -160,6 +163,7 @@ typedef struct {
 
     int64_t seconds, micros;
     int32_t bigts;
+    int32_t bignum;
 } qmpf_scanner;
 
 /* Hash of a key under a parent node; exposed so tables can be built. */

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import _constants as K
 from ._qmpscan import ffi, lib
-from .values import MISSING, decode_span, loads
+from .values import MISSING, decode_span, loads, std_loads
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
 
@@ -117,10 +117,15 @@ class Batch:
             return self.buf[off + sl[k]:off + sl[k + 1]].decode("ascii")
         if not t:
             return MISSING
-        off = self.recs[i * K.REC_FIELDS] - self.base
-        return decode_span(self.buf, t, off + sl[k], off + sl[k + 1])
+        j = i * K.REC_FIELDS
+        off = self.recs[j] - self.base
+        return decode_span(self.buf, t, off + sl[k], off + sl[k + 1],
+                           std_loads if self.recs[j + K.R_TAG] & K.TAG_BIGNUM
+                           else loads)
 
     def obj(self, i):
+        if self.recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_BIGNUM:
+            return std_loads(self.raw(i))
         return loads(self.raw(i))
 
 

@@ -162,6 +162,21 @@ def convert(typ, value):
     return value
 
 
+def _vnc_member(k, enum=False):
+    """Getter of the k-th member of a VncInfo: one call into the batch."""
+    if enum:
+        def get(self):
+            value = self._b.value(self._i, self._s + k)
+            if type(value) is str:
+                return sys.intern(value)
+            return None if value is MISSING else value
+    else:
+        def get(self):
+            value = self._b.value(self._i, self._s + k)
+            return None if value is MISSING else value
+    return get
+
+
 class VncInfo:
     """``server`` or ``client`` of a VNC event, read from extracted slots.
 
@@ -177,20 +192,16 @@ class VncInfo:
         self._i = index
         self._s = first_slot
 
-    def _get(self, k):
-        value = self._b.value(self._i, self._s + k)
-        return None if value is MISSING else value
-
-    host = property(lambda self: self._get(0), doc="IP address or path")
-    service = property(lambda self: self._get(1), doc="port number")
-    family = property(lambda self: _intern(self._get(2)),
+    host = property(_vnc_member(0), doc="IP address or path")
+    service = property(_vnc_member(1), doc="port number")
+    family = property(_vnc_member(2, True),
                       doc="address family: ipv4, ipv6, unix, vsock, unknown")
-    auth = property(lambda self: _intern(self._get(3)),
+    auth = property(_vnc_member(3, True),
                     doc="authentication method (servers)")
-    websocket = property(lambda self: self._get(4),
+    websocket = property(_vnc_member(4),
                          doc="whether it is a websocket (QEMU >= 2.3)")
-    x509_dname = property(lambda self: self._get(5), doc="TLS dname")
-    sasl_username = property(lambda self: self._get(6), doc="SASL user name")
+    x509_dname = property(_vnc_member(5), doc="TLS dname")
+    sasl_username = property(_vnc_member(6), doc="SASL user name")
 
     def to_dict(self):
         value = self._b.value(self._i, self._s - 1)

@@ -66,7 +66,9 @@ class _Factories(dict):
         kind = tag & 15
         if kind == K.KIND_EVENT:
             name_id = (tag >> 8) - 1
-            if name_id < 0 or tag & K.TAG_BIGTS:
+            if tag & K.TAG_LONGNAME and self.schema.keep_names is not None:
+                factory = partial(_slow_event, keep=self.schema.keep_names)
+            elif name_id < 0 or tag & (K.TAG_BIGTS | K.TAG_LONGNAME):
                 factory = _slow_event
             else:
                 factory = _event_factory(self.schema.names[name_id])
@@ -81,8 +83,13 @@ def _event_factory(name):
     return cls if cls is not None else partial(Event, name=name)
 
 
-def _slow_event(seconds, microseconds, batch, index):
+def _slow_event(seconds, microseconds, batch, index, keep=None):
+    """Events whose name or timestamp the scanner left to Python; None for
+    an event the filter ``keep`` does not want (names too long for the
+    scanner to match are filtered here)."""
     name = batch.value(index, S_EVENT)
+    if keep is not None and name not in keep:
+        return None
     seconds = batch.value(index, S_SECONDS)
     microseconds = batch.value(index, S_MICROS)
     return _event_factory(name)(seconds, microseconds, batch, index)
@@ -195,12 +202,16 @@ class Decoder:
                         bad = _error_from_record(batch, n, self.source)
                         recs = recs[:n * K.REC_FIELDS]
                     if n:
+                        first = len(out)
                         out += map(_call,
                                    map(factories.__getitem__,
                                        recs[K.R_TAG::K.REC_FIELDS]),
                                    recs[K.R_SECONDS::K.REC_FIELDS],
                                    recs[K.R_MICROS::K.REC_FIELDS],
                                    repeat(batch, n), range(n))
+                        if None in out:  # filtered in Python (long names)
+                            out[first:] = [m for m in out[first:]
+                                           if m is not None]
                         if self.strict:
                             out = self._check(out, len(out) - n)
                     if bad is not None:
@@ -243,20 +254,22 @@ class Decoder:
             self._pending_base = keep
 
     def close(self):
-        """End of stream: raise IncompleteMessageError if a message is cut."""
+        """End of stream: decode what an earlier error left unscanned and
+        return it; raise IncompleteMessageError (carrying those messages)
+        if the stream ends inside a message."""
         scanner = self._scanner
-        if scanner.in_message:
-            start = scanner.message_start
-            raise IncompleteMessageError(
-                f"the stream ended inside the message at byte {start}",
-                start, scanner.pos, source=self.source)
+        out = []
         if self._pending is not None and scanner.pos < (
                 self._pending_base + len(self._pending)):
-            # bytes left unscanned after an error raised in feed()
             out = self.feed(b"")
-            if out:
-                return out
-        return []
+        if scanner.in_message:
+            start = scanner.message_start
+            err = IncompleteMessageError(
+                f"the stream ended inside the message at byte {start}",
+                start, scanner.pos, source=self.source)
+            err.messages = out
+            raise err
+        return out
 
     def __iter__(self):
         raise TypeError("feed() a Decoder chunks; use iter_messages() to "

@@ -90,8 +90,10 @@ class Schema:
             for name in keep:
                 self._add_name(name)
             self.keep = frozenset(self.name_ids[n] for n in keep)
+            self.keep_names = frozenset(keep)
         else:
             self.keep = None
+            self.keep_names = None
 
     def _add(self, path):
         node = self.nodes[0]

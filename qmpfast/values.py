@@ -56,8 +56,12 @@ except ImportError:  # pragma: no cover
     FAST_LOADS = "json"
 
 
-def decode_span(buf, t, a, b):
-    """Decode the value of type ``t`` spanning buf[a:b] (strings: contents)."""
+def decode_span(buf, t, a, b, loads=loads):
+    """Decode the value of type ``t`` spanning buf[a:b] (strings: contents).
+
+    Pass ``loads=std_loads`` for messages holding integers beyond 64 bits,
+    which orjson would turn into floats.
+    """
     if t == K.T_STR_ASCII:
         return buf[a:b].decode("ascii")
     if t == K.T_STR_UTF8:
