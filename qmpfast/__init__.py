@@ -18,6 +18,7 @@ from .errors import (DecodeError, IncompleteMessageError,
                      ValidationError)
 from .messages import (Command, ErrorResponse, Event, Greeting, Message,
                        Return)
+from .state import StatusChange, VMState, VncSession
 from .values import FAST_LOADS
 
 __version__ = "0.1.0"
@@ -29,4 +30,5 @@ __all__ = [
     "QMPError", "DecodeError", "MessageTooLargeError",
     "IncompleteMessageError", "ProtocolError", "ValidationError",
     "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_DEPTH",
+    "VMState", "StatusChange", "VncSession",
 ] + [cls.__name__ for cls in EVENT_CLASSES.values()]

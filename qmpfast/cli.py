@@ -118,11 +118,17 @@ def cmd_parse(args):
                 if msg.kind == "event":
                     names[msg.name] += 1
     elif args.summary:
+        from .messages import Return
         from .state import VMState
-        state = VMState()
+        states = []
 
         def on_message(messages):
+            state = states[-1][1]
             for msg in messages:
+                if (isinstance(msg, Return) and isinstance(msg.value, dict)
+                        and "status" in msg.value and "running" in msg.value
+                        and state.status == "unknown"):
+                    state.seed(msg)  # a query-status reply: the live state
                 state.apply(msg)
     else:
         def on_message(messages):
@@ -130,6 +136,8 @@ def cmd_parse(args):
                 out.write(b"".join(_line(m) + b"\n" for m in messages))
 
     for name, stream in _open_inputs(args):
+        if args.summary:
+            states.append((name, VMState()))
         try:
             size, errs = _decode_file(name, stream, args, on_message)
         finally:
@@ -142,7 +150,11 @@ def cmd_parse(args):
     if args.stats:
         _print_stats(kinds, names, total_bytes, elapsed)
     elif args.summary:
-        sys.stdout.write(state.summary())
+        for number, (name, state) in enumerate(states):
+            if len(states) > 1:
+                sys.stdout.write(f"{'' if number == 0 else chr(10)}"
+                                 f"== {name}\n")
+            sys.stdout.write(state.summary())
     for err in errors:
         sys.stderr.write(f"qmpfast: skipped: {err}\n")
     out.flush()
@@ -203,15 +215,16 @@ def build_parser():
 _EXTRA_COMMANDS = []
 
 
+EXTRA_COMMAND_MODULES = ("qmpfast.watch", "qmpfast.bench")
+
+
 def _load_extra_commands():
     """Subcommands living in their own modules (watch, bench)."""
     import importlib
-    for module in ("qmpfast.watch", "qmpfast.bench"):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        _EXTRA_COMMANDS.append(mod.register)
+    if _EXTRA_COMMANDS:
+        return
+    for module in EXTRA_COMMAND_MODULES:
+        _EXTRA_COMMANDS.append(importlib.import_module(module).register)
 
 
 def main(argv=None):
