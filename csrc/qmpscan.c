@@ -640,6 +640,12 @@ limits:
                     sl[0] = (uint32_t)(ABS(p) - s->msg_start +
                                        (c == '"'));
                     sl[2] = QMPF_T_ABSENT;
+                    /* a duplicate key replaces the whole subtree, as
+                     * json.loads keeps only the last value */
+                    if (node->slot_end > node->slot + 1)
+                        memset(sl + QMPF_SLOT_WORDS, 0,
+                               (size_t)(node->slot_end - node->slot - 1) *
+                                   QMPF_SLOT_WORDS * sizeof(uint32_t));
                 }
                 if (node->role == QMPF_ROLE_SECONDS)
                     s->bigts &= ~1;
@@ -653,13 +659,6 @@ limits:
                     code = QMPF_E_TOO_DEEP;
                     errp = p;
                     goto fail;
-                }
-                if (nd >= 0 && sc->nodes[nd].slot >= 0) {
-                    const qmpf_node *node = &sc->nodes[nd];
-                    memset(cur + (size_t)(node->slot + 1) * QMPF_SLOT_WORDS,
-                           0,
-                           (size_t)(node->slot_end - node->slot - 1) *
-                               QMPF_SLOT_WORDS * sizeof(uint32_t));
                 }
                 s->depth++;
                 s->kinds[s->depth] = c == '{';
@@ -914,10 +913,14 @@ limits:
                 if (s->num_isint && (node->role == QMPF_ROLE_SECONDS ||
                                      node->role == QMPF_ROLE_MICROS)) {
                     int bit = node->role == QMPF_ROLE_SECONDS ? 1 : 2;
-                    int64_t v = s->num_neg ? -(int64_t)s->num_val
-                                           : (int64_t)s->num_val;
+                    /* up to 18 digits always fit; longer ones are
+                     * flagged and decoded from their bytes */
+                    int64_t v = 0;
                     if (s->num_digits > 18)
                         s->bigts |= bit;
+                    else
+                        v = s->num_neg ? -(int64_t)s->num_val
+                                       : (int64_t)s->num_val;
                     if (bit == 1)
                         s->seconds = v;
                     else

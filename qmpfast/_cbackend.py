@@ -141,8 +141,14 @@ class Scanner:
         self._partial = ffi.new("uint32_t[]", max(1, self._nw))
         self._n = ffi.new("size_t *")
         self._room = 0
+        self._limits = (max_depth, max_message_size)
+        self.restart(start)
+
+    def restart(self, offset):
+        """Forget any message in progress; scan on from ``offset``."""
+        max_depth, max_message_size = self._limits
         lib.qmpf_init(self._s, self._tables.schema, self._kinds, self._nodes,
-                      self._partial, max_depth, max_message_size, start)
+                      self._partial, max_depth, max_message_size, offset)
 
     @property
     def pos(self):

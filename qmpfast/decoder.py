@@ -254,22 +254,63 @@ class Decoder:
             self._pending_base = keep
 
     def close(self):
-        """End of stream: decode what an earlier error left unscanned and
-        return it; raise IncompleteMessageError (carrying those messages)
-        if the stream ends inside a message."""
+        """End of stream: return the messages still to deliver.
+
+        A message cut by the end of the stream raises IncompleteMessageError.
+        Like any bad message it is dropped up to the line break after where
+        it began, and what follows that line break is still decoded, so the
+        error carries every message decoded by this call (``.messages``).
+        With ``on_error="raise"`` it is raised at once and the next
+        ``close()`` goes on after it; with "skip" the rest of the stream is
+        decoded first, every cut message goes to ``errors``, and the first
+        is raised at the end.
+        """
         scanner = self._scanner
         out = []
-        if self._pending is not None and scanner.pos < (
-                self._pending_base + len(self._pending)):
-            out = self.feed(b"")
-        if scanner.in_message:
+        first = None
+        while True:
+            if self._pending is not None and scanner.pos < (
+                    self._pending_base + len(self._pending)):
+                try:
+                    out += self.feed(b"")
+                except DecodeError as err:
+                    err.messages = out + err.messages
+                    raise
+            if not scanner.in_message:
+                if first is not None:
+                    first.messages = out
+                    raise first
+                return out
             start = scanner.message_start
             err = IncompleteMessageError(
                 f"the stream ended inside the message at byte {start}",
                 start, scanner.pos, source=self.source)
-            err.messages = out
-            raise err
-        return out
+            self._resync_after(start)
+            if self.on_error == "raise":
+                err.messages = out
+                raise err
+            self.errors.append(err)
+            if first is None:
+                first = err
+
+    def _resync_after(self, start):
+        """Restart scanning after the first line break after ``start``."""
+        pending = self._pending
+        base = self._pending_base
+        newline = -1
+        if pending is not None:
+            newline = pending.find(b"\n", start - base)
+        if newline < 0:
+            end = base + (len(pending) if pending is not None else 0)
+            self._scanner.restart(end)
+            self._pending = None
+            return
+        resume = base + newline + 1
+        self._scanner.restart(resume)
+        del pending[:newline + 1]
+        self._pending_base = resume
+        if not pending:
+            self._pending = None
 
     def __iter__(self):
         raise TypeError("feed() a Decoder chunks; use iter_messages() to "

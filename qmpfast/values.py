@@ -10,6 +10,8 @@ length).
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from decimal import Decimal
 
 from . import _constants as K
@@ -23,6 +25,8 @@ def _parse_int(text):
     try:
         return int(text)
     except ValueError:  # beyond sys.get_int_max_str_digits()
+        if not isinstance(text, str):
+            text = bytes(text).decode("ascii")
         return int(Decimal(text))
 
 
@@ -33,11 +37,28 @@ def _parse_float(text):
 _std = json.JSONDecoder(parse_int=_parse_int)
 
 
+_deep_lock = threading.Lock()
+
+
 def std_loads(data):
-    """json.loads with unlimited integer length; bytes in, value out."""
+    """json.loads with unlimited integer length; bytes in, value out.
+
+    The json module recurses once per nesting level and so stops short of
+    the 1024 levels the scanner accepts (QEMU's own limit); such rare
+    messages are decoded again with a recursion limit that fits them.
+    """
     if not isinstance(data, str):
         data = bytes(data).decode("utf-8")
-    return _std.decode(data)
+    try:
+        return _std.decode(data)
+    except RecursionError:
+        with _deep_lock:
+            old = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(old, 4 * 1024 + 200))
+            try:
+                return _std.decode(data)
+            finally:
+                sys.setrecursionlimit(old)
 
 
 try:  # pragma: no cover - depends on what is installed

@@ -1,0 +1,149 @@
+"""Regression tests for what the fuzzers (fuzz/) found.
+
+Each test states the behaviour qmpfast must have.  Findings not fixed yet
+are marked xfail(strict=True) on the backends they affect, so a fix makes
+the suite fail until its marker is removed (together with its entry in
+fuzz/differential.py's KNOWN table, or fuzz/ubsan.supp).
+"""
+
+import pytest
+
+import qmpfast
+from qmpfast import IncompleteMessageError
+
+TS = b'"timestamp": {"seconds": 1, "microseconds": 2}'
+
+
+def xfail_on(request, backends, reason, raises=None, when=True):
+    if when and request.getfixturevalue("backend") in backends:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason,
+                                              raises=raises))
+
+
+def test_int64_min_timestamp(decoder_factory):
+    """libFuzzer + UBSan, C scanner: a timestamp integer whose first 19
+    digits are 9223372036854775808 with a minus sign negated INT64_MIN
+    (undefined behaviour, csrc/qmpscan.c at the slow-path number_done).
+    Without sanitizers the value comes out right; under UBSan this test is
+    the reproducer (fuzz/sanitizer_tests.sh)."""
+    for text in (b"-9223372036854775808", b"-92233720368547758080"):
+        raw = (b'{"event": "STOP", "timestamp": {"seconds": ' + text +
+               b', "microseconds": ' + text + b"}}\n")
+        dec = decoder_factory()
+        out = []
+        for i in range(len(raw)):  # byte by byte: the slow path
+            out += dec.feed(raw[i:i + 1])
+        (ev,) = out
+        assert ev.seconds == ev.microseconds == int(text)
+        (ev,) = decoder_factory().feed(raw)
+        assert ev.seconds == ev.microseconds == int(text)
+
+
+def test_scalar_replacing_a_tracked_object(decoder_factory, request):
+    """differential: {"data": {...}, "data": 5} -- json.loads keeps the
+    last value, so the event has no members; the C scanner kept the slots
+    of the first object's members (Reset.guest read True)."""
+    raw = (b'{' + TS + b', "event": "RESET", "data": {"guest": true, '
+           b'"reason": "x"}, "data": 5}\n')
+    (ev,) = decoder_factory().feed(raw)
+    assert ev.to_dict()["data"] == 5
+    assert ev.guest is None and ev.reason is None
+    raw = (b'{"return": 1, "error": {"class": "A", "desc": "b"}, '
+           b'"error": "x", "id": {"a": 1}, "id": 2}\n')
+    (msg,) = decoder_factory().feed(raw)
+    assert msg.id == 2
+
+
+def test_vnc_members_on_every_backend(decoder_factory, request):
+    """differential: the pure-Python Batch had no is_object(), which
+    VNC_* events' server/client attributes call (AttributeError)."""
+    xfail_on(request, ("python",), "pure-Python Batch has no is_object",
+             raises=AttributeError,
+             when=not hasattr(qmpfast._backend.backend("python").Batch,
+                              "is_object"))
+    raw = (b'{' + TS + b', "event": "VNC_CONNECTED", "data": {"server": '
+           b'{"auth": "none", "family": "unix", "service": "s", "host": ""},'
+           b' "client": {"family": "ipv4", "service": "1", "host": "h"}}}\n')
+    (ev,) = decoder_factory().feed(raw)
+    assert ev.server.family == "unix" and ev.client.host == "h"
+    (ev,) = decoder_factory().feed(raw.replace(b'"server": {', b'"server": '
+                                               b'5, "x": {'))
+    assert ev.server == 5
+
+
+def test_integers_beyond_4300_digits_everywhere(decoder_factory, request):
+    """differential: values._parse_int falls back to Decimal(bytes), which
+    raises TypeError: `.value` of a 5000-digit integer, and an event whose
+    timestamp has more than 4300 digits, failed on the C backend."""
+    (msg,) = decoder_factory().feed(b'{"return": ' + b"7" * 5000 + b"}\n")
+    assert msg.value == msg.to_dict()["return"]
+    (ev,) = decoder_factory().feed(b'{"event": "STOP", "timestamp": '
+                                   b'{"seconds": ' + b"9" * 4301 +
+                                   b', "microseconds": 0}}\n')
+    assert ev.seconds == 10 ** 4301 - 1
+
+
+@pytest.mark.parametrize("number", [b"18446744073709551616",
+                                    b"-9223372036854775809",
+                                    b"1" + b"0" * 100])
+def test_big_integers_stay_integers(decoder_factory, request, number):
+    """differential vs json.loads: with orjson installed, integers beyond
+    64 bits inside objects and arrays came out of to_dict()/.value/.data
+    as floats (orjson parses them as doubles; values.loads only fell back
+    to the json module when orjson raised).  Fixed: the scanner flags
+    messages with such integers."""
+    raw = b'{"return": {"x": [' + number + b']}, "id": 1}\n'
+    (msg,) = decoder_factory().feed(raw)
+    assert msg.to_dict()["return"]["x"][0] == int(number)
+    assert type(msg.value["x"][0]) is int
+
+
+def test_deepest_accepted_message_decodes(decoder_factory, request):
+    """differential: a message nested 1024 deep is accepted (QEMU's limit),
+    but the json module recurses and raised RecursionError from to_dict()
+    on the pure-Python backend, and on the C backend whenever orjson is
+    missing or declines the message (here: 1e400)."""
+    inner = b"[" * 1022 + b"1e400" + b"]" * 1022
+    raw = b'{"return": ' + inner + b"}\n"
+    (msg,) = decoder_factory().feed(raw)
+    value = msg.to_dict()["return"]
+    for _ in range(1022):
+        (value,) = value
+    assert value == float("inf")
+
+
+def test_close_delivers_messages_after_a_message_left_open(decoder_factory,
+                                                            request):
+    """recovery property: garbage that leaves a message open waiting for a
+    value ('{"a": [' or '{"a":') reads the next message as that value; when
+    the stream ends there, close() raised IncompleteMessageError and the
+    complete message after the garbage's line break was never delivered
+    (a syntax error in the same place resyncs at that line break and
+    delivers it)."""
+    xfail_on(request, ("python",), "close() does not resync")
+    dec = decoder_factory(on_error="skip")
+    out = dec.feed(b'{"return": 1}\n{"event": "X", "data": [\n'
+                   b'{"return": 2}\n')
+    try:
+        out += dec.close()
+    except IncompleteMessageError as exc:
+        out += exc.messages
+    assert [m.to_dict() for m in out] == [{"return": 1}, {"return": 2}]
+
+
+@pytest.mark.parametrize("raw, position", [
+    (b'{"error": "x"}\n', 10),
+    (b'{"event": "STOP", "timestamp": "x"}\n', 31),
+    (b'{"event": "STOP", "timestamp": 5}\n', 31),
+    (b'{"error": 5}\n', 10),
+])
+def test_protocol_error_points_at_the_value(decoder_factory, request, raw,
+                                            position):
+    """differential: for a QMP shape error whose offending value is a
+    string, the C backend pointed at its opening quote and the Python
+    backend at the byte after it.  The position is the value's first
+    byte, as for any other value."""
+    dec = decoder_factory(on_error="skip")
+    dec.feed(raw)
+    (err,) = dec.errors
+    assert (err.offset, err.position) == (0, position)
