@@ -8,8 +8,11 @@
 ``"python"`` (the pure-Python twin, same results).
 """
 
+from . import aio
 from ._backend import BACKEND
 from .catalogue import EVENT_CLASSES, Struct, VncInfo, event_class
+from .client import (Client, CommandError, NotQMPError, QMPConnectionError,
+                     connect)
 from .catalogue import *  # noqa: F401,F403 - the typed event classes
 from .decoder import (DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, Decoder,
                       iter_messages, parse)
@@ -31,4 +34,6 @@ __all__ = [
     "IncompleteMessageError", "ProtocolError", "ValidationError",
     "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_DEPTH",
     "VMState", "StatusChange", "VncSession",
+    "connect", "Client", "CommandError", "QMPConnectionError", "NotQMPError",
+    "aio",
 ] + [cls.__name__ for cls in EVENT_CLASSES.values()]
