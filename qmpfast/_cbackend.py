@@ -172,13 +172,13 @@ class Scanner:
         Returns (status, Batch).
         """
         nw = self._nw
-        if max_records > self._room:
+        if max_records > self._room or not self._room:
             # scratch arrays reused by every call; a batch keeps a copy of
             # only the part it filled (fresh large allocations would cost a
             # page fault per 4 KiB on every chunk)
-            self._room = max_records
-            self._recs = _alloc("int64_t[]", max_records * K.REC_FIELDS)
-            self._slots = _alloc("uint32_t[]", max(1, max_records * nw))
+            self._room = max(1, max_records)
+            self._recs = _alloc("int64_t[]", self._room * K.REC_FIELDS)
+            self._slots = _alloc("uint32_t[]", max(1, self._room * nw))
         status = lib.qmpf_scan(self._s, ffi.from_buffer("uint8_t[]", buf),
                                len(buf), base, self._recs, self._slots,
                                max_records, self._n)

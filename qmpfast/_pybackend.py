@@ -5,20 +5,23 @@ integers per record, the same ``pos``/``keep_from``/``in_message`` after every
 call) for any input, any chunking and any ``max_records``.  Two paths share
 one state:
 
-* The fast path works line by line whenever the scanner is between messages:
-  the line up to the next ``\\n`` is decoded strictly as UTF-8 and parsed by
-  the json module's C scanner.  When that gives an object, and the few checks
-  where the json module is laxer than the scanner pass (lone surrogate
-  escapes, nesting depth, message size, NaN/Infinity, trailing bytes), the
-  record is built from the resulting dict, which ``value()`` and ``obj()``
-  then serve without decoding again.
+* The fast path runs whenever the scanner is between messages.  It takes
+  the complete lines ahead (up to the last ``\n`` within reach), decodes them
+  strictly as UTF-8 in one go and lets the json module's C scanner parse one
+  message after the other straight out of that text.  When it gives an
+  object and the few checks where the json module is laxer than the scanner
+  pass (lone surrogate escapes, nesting depth, message size, NaN/Infinity;
+  integers of 19 digits are looked for to set TAG_BIGNUM), the record is
+  built from the resulting dict, which ``value()`` and ``obj()`` then serve
+  without decoding again.  Text that is not ASCII goes a line at a time, so
+  that character offsets never have to be turned into byte offsets.
 * The slow path is a faithful port of the C state machine, resumable at any
-  byte.  It takes over for anything the fast path declines (errors, several
-  messages on one line, pretty-printed messages, huge numbers), and for the
-  partial line at the end of a buffer, so a message split across calls is
-  never rescanned from its start.  Runs of string bytes, digits and
-  whitespace go through ``re``.  A message it completes is decoded only when
-  a value of it is asked for.
+  byte.  It takes over, one message at a time, for anything the fast path
+  declines (errors and what follows them, protocol errors, huge numbers)
+  and for a message cut by the end of the buffer, which it carries on with
+  in the next call instead of rescanning it.  Whole strings, keys, numbers
+  and runs of whitespace go through ``re``.  A message it completes is
+  decoded only when a value of it is asked for.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ import re
 from json.scanner import make_scanner as _make_scanner
 
 from . import _constants as K
-from .values import MISSING, loads
+from .values import MISSING, std_loads
 
-# scanner states, as in qmpscan.c; from _OBJ_FIRST on: inside a message
+# scanner states, as in qmpscan.c; from _OBJ_FIRST on: inside a message.
+# _DEFERRED (this backend's own): a valid start of a message cut by the end
+# of the buffer, to be scanned again from its start in the next call.
 (_TOP, _SKIPLINE, _OBJ_FIRST, _OBJ_KEY, _COLON, _VALUE, _ARR_FIRST, _AFTER,
- _KEY, _STRING, _NUMBER, _LITERAL) = range(12)
+ _KEY, _STRING, _NUMBER, _LITERAL, _DEFERRED) = range(13)
 # number states
 _N_START, _N_MINUS, _N_ZERO, _N_INT, _N_DOT, _N_FRAC, _N_E, _N_ESIGN, \
     _N_EXP = range(9)
@@ -44,28 +49,45 @@ _ESCAPES = {ord('"'): 0x22, ord("\\"): 0x5C, ord("/"): 0x2F, ord("b"): 0x08,
             ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D, ord("t"): 0x09}
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 _STRING_TYPES = (K.T_STR_ASCII, K.T_STR_UTF8, K.T_STR_ESC)
+_EMPTY = {}
 
 _ws = re.compile(rb"[ \t\n\r]*").match
 _digits = re.compile(rb"[0-9]*").match
 # a complete JSON number; what follows it decides whether it is complete
 _number = re.compile(rb"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?").match
-# string contents up to the first quote, backslash, control byte, invalid or
-# incomplete UTF-8 sequence (what RFC 3629 allows: no overlongs, surrogates
-# or code points above U+10FFFF)
-_string_run = re.compile(
-    rb"(?:[\x20\x21\x23-\x5b\x5d-\x7f]+"
-    rb"|[\xc2-\xdf][\x80-\xbf]"
-    rb"|\xe0[\xa0-\xbf][\x80-\xbf]"
-    rb"|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
-    rb"|\xed[\x80-\x9f][\x80-\xbf]"
-    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}"
-    rb"|[\xf1-\xf3][\x80-\xbf]{3}"
-    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2})*").match
-# a \u escape of a surrogate (maybe: the backslash may itself be escaped)
-_surrogate_escape = re.compile(rb"\\u[dD][89a-fA-F]").search
+# Patterns here repeat single bytes only: the re module keeps no state per
+# repetition of those, where it would for a repeated group (megabytes for a
+# long string).
+# string contents up to a quote, backslash or control byte; bytes from 0x80
+# on are then checked to be UTF-8 as RFC 3629 has it (_utf8_end)
+_string_bytes = re.compile(rb'[^"\\\x00-\x1f]*').match
+_high_byte = re.compile(rb"[\x80-\xff]").search
+# fast lanes of the slow path: a whole string without escapes, a key of
+# that kind with its colon
+_plain_string = re.compile(rb'"([^"\\\x00-\x1f]*)"').match
+_key_colon = re.compile(
+    rb'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*').match
 
+# fast path checks
+# a backslash-u escape of a surrogate (the backslash may be escaped itself)
+_surrogate_escape = re.compile(r"\\u[dD][89a-fA-F]").search
+# digits to "0", anything else to " ": a run of 19 "0" is where an integer
+# of 19 digits may be
+_DIGIT_MAP = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_DIGITS_19 = b"0" * 19
+
+_ws_text = re.compile(r"[ \t\n\r]*").match
+_KIND_MESSAGE = K.KIND_MESSAGE
+_KIND_RETURN = K.KIND_RETURN
+_KIND_ERROR = K.KIND_ERROR
+_KIND_GREETING = K.KIND_GREETING
+_KIND_COMMAND = K.KIND_COMMAND
+_TAG_BIGTS = K.TAG_BIGTS
+_TAG_BIGNUM = K.TAG_BIGNUM
 _BIG = 10 ** 18  # timestamps with more digits set TAG_BIGTS
 _NAME_CACHE_MAX = 4096
+_DEFER_MAX = 65536  # longer cut messages go to the state machine at once
+_ABSENT = object()
 
 
 class _NotJSON(ValueError):
@@ -76,40 +98,71 @@ def _reject_constant(name):
     raise _NotJSON(name)
 
 
-_decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_scan_once = _make_scanner(_decoder)
+_scan_once = _make_scanner(
+    json.JSONDecoder(parse_constant=_reject_constant))
+# every member, duplicates too
+_pairs_scan = _make_scanner(json.JSONDecoder(object_pairs_hook=list))
 
 
-def _c_int64(digits, neg):
-    """What the C scanner makes of an integer: the value of its first 19
-    digits, as int64 (wrapping), negated when ``neg``."""
-    v = int(digits[:19])
-    if v >= 1 << 63:
-        v -= 1 << 64
-    if neg:
-        v = -v
-        if v >= 1 << 63:
-            v -= 1 << 64
-    return v
-
-
-def _c_timestamp(v):
-    """The C scanner's int64 for a timestamp integer of 19 digits or more."""
-    neg = v < 0
-    return _c_int64(str(-v if neg else v), neg)
-
-
-def _has_lone_surrogate(obj):
-    """True when a string (key or value) of ``obj`` has a lone surrogate."""
+def _utf8_end(buf, p, q):
+    """End of the longest prefix of buf[p:q] that is whole, valid UTF-8
+    (where the C scanner would stop, or wait for more)."""
+    m = _high_byte(buf, p, q)
+    if m is None:
+        return q
+    a = m.start()
     try:
-        json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
+        buf[a:q].decode()
+    except UnicodeDecodeError as exc:
+        return a + exc.start
+    return q
+
+
+def _lone_surrogate(text, start):
+    """True when the message at text[start:] has a string (key or value)
+    with a lone surrogate escape, which the json module lets through.  All
+    of it: a duplicate key may have thrown such a string away."""
+    if _surrogate_escape(text, start) is None:
+        return False
+    try:
+        pairs, _ = _pairs_scan(text, start)
+        json.dumps(pairs, ensure_ascii=False).encode()
+    except (UnicodeEncodeError, ValueError, RecursionError):
         return True
     return False
 
 
+def _bignum_hook(found):
+    def parse_int(digits):
+        if len(digits) > 18 and len(digits.lstrip("-")) > 18:
+            found.append(digits)
+        return 0
+    return parse_int
+
+
+def _has_bignum(text, start):
+    """True when the (valid) message at text[start:] has an integer (no
+    fraction, no exponent) of more than 18 digits: TAG_BIGNUM.  All of it:
+    a duplicate key may have thrown such a number away.  None: not sure."""
+    found = []
+    scan = _make_scanner(json.JSONDecoder(parse_int=_bignum_hook(found),
+                                          object_pairs_hook=list))
+    try:
+        scan(text, start)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    return bool(found)
+
+
 class Batch:
-    """The records of one scan call and the bytes they point into."""
+    """The records of one scan call and the bytes they point into.
+
+    Messages the fast path parsed keep their dict, which ``value()`` walks;
+    the others are decoded on the first read.  A dict or list handed out
+    (by ``obj()``, or ``value()`` of a container) is the caller's: later
+    reads decode afresh, so that, as with the C backend, each read gives
+    new objects that nothing else changes.
+    """
 
     __slots__ = ("buf", "base", "recs", "n", "_objs", "_paths")
 
@@ -134,8 +187,19 @@ class Batch:
         if d is None:
             if self.recs[i * K.REC_FIELDS + K.R_TAG] & 15 == K.KIND_BAD:
                 return MISSING
-            d = self._objs[i] = loads(self.raw(i))
+            d = self._objs[i] = std_loads(self.raw(i))
         return d
+
+    def is_object(self, i, slot):
+        """Whether the value at a slot is a JSON object."""
+        d = self._objs[i]
+        if d is None:
+            d = self._tree(i)
+        for key in self._paths[slot]:
+            if type(d) is not dict:
+                return False
+            d = d.get(key)
+        return type(d) is dict
 
     def value(self, i, slot):
         """The decoded value at a slot's path, or MISSING."""
@@ -147,14 +211,13 @@ class Batch:
                 return MISSING
             d = d.get(key, MISSING)
         if type(d) is dict or type(d) is list:
-            # handed out: later reads decode afresh, as the C backend does
-            self._objs[i] = None
+            self._objs[i] = None  # handed out
         return d
 
     def obj(self, i):
         d = self._objs[i]
         if d is None:
-            return loads(self.raw(i))
+            return std_loads(self.raw(i))
         self._objs[i] = None
         return d
 
@@ -166,11 +229,8 @@ class Scanner:
         self._schema = schema
         self._max_size = max_message_size
         self._max_depth = max_depth
-        self._pos = start
-        self._msg_start = start
-        self._st = _TOP
         self._keep = schema.keep
-        self._name_ids = {}
+        self._name_tags = {}  # event name -> tag (-1: filtered out)
 
         # value() paths; a key longer than the capture buffer never matches
         paths = []
@@ -225,6 +285,14 @@ class Scanner:
             K.ROLE_EVENT, K.ROLE_TIMESTAMP, K.ROLE_SECONDS, K.ROLE_MICROS,
             K.ROLE_RETURN, K.ROLE_ERROR, K.ROLE_ERROR_CLASS,
             K.ROLE_ERROR_DESC, K.ROLE_QMP, K.ROLE_EXECUTE, K.ROLE_EXEC_OOB))
+        self.restart(start)
+
+    def restart(self, offset):
+        """Forget any message in progress; scan on from ``offset``."""
+        self._pos = offset
+        self._msg_start = offset
+        self._st = _TOP
+        self._redo = -1  # start of the message deferred last
         self._reset_message()
 
     def _reset_message(self):
@@ -233,8 +301,9 @@ class Scanner:
         self._types = [0] * self._n_types
         self._at = [0] * self._n_types
         self._val_node = -1
-        self._name_id = -1
+        self._name_id = -1  # -2: a name too long to have an id
         self._bigts = 0
+        self._bignum = 0    # some integer has more than 18 digits
         self._seconds = 0
         self._micros = 0
 
@@ -256,14 +325,6 @@ class Scanner:
     def message_start(self):
         return self._msg_start
 
-    def _lookup_name(self, name):
-        nid = self._name_ids.get(name)
-        if nid is None:
-            nid = self._schema.name_id(name)
-            if len(self._name_ids) < _NAME_CACHE_MAX:
-                self._name_ids[name] = nid
-        return nid
-
     def scan(self, buf, base, max_records):
         """Scan ``buf`` (bytes at stream offset ``base``) from ``pos``.
 
@@ -275,7 +336,11 @@ class Scanner:
             return K.FULL, Batch(buf, base, recs, 0, objs, self._paths)
         p = self._pos - base
         status = None
-        if self._st != _TOP:
+        if self._st == _DEFERRED:
+            p = self._msg_start - base
+            self._st = _TOP
+            self._redo = self._msg_start  # not deferred twice
+        elif self._st != _TOP:
             p, status = self._slow(buf, p, base, recs, objs)
         if status is None:
             p, status = self._fast(buf, p, base, max_records, recs, objs)
@@ -284,127 +349,318 @@ class Scanner:
 
     # ---- fast path ------------------------------------------------------
 
-    def _fast(self, buf, p, base, max_records, recs, objs):
-        """Between messages: whole lines through the json module."""
-        bend = len(buf)
-        n = len(objs)
-        max_size = self._max_size
-        max_depth = self._max_depth
-        keep = self._keep
-        name_ids = self._name_ids
+    def _name_tag(self, name):
+        """Tag of an event called ``name`` (a str): -1 when filtered out."""
+        tag = self._name_tags.get(name)
+        if tag is None:
+            nid = self._schema.name_id(name)
+            if nid < 0 and len(name.encode("utf-8", "surrogatepass")) > \
+                    K.CAPTURE_MAX:
+                tag = K.KIND_EVENT | K.TAG_LONGNAME  # never filtered
+            elif self._keep is not None and nid not in self._keep:
+                tag = -1
+            else:
+                tag = K.KIND_EVENT | (nid + 1) << 8
+            if len(self._name_tags) < _NAME_CACHE_MAX:
+                self._name_tags[name] = tag
+        return tag
+
+    def _classify(self, d):
+        """(tag, seconds, microseconds) of a message, as the C scanner has
+        them; None when it has a protocol error (the state machine says
+        which); tag -1 when it is an event filtered out."""
         k_event, k_ts, k_sec, k_usec, k_return, k_error, k_class, k_desc, \
             k_qmp, k_execute, k_oob = self._k
-        scan_once = _scan_once
-        ws_bytes = _WS_BYTES
+        name = d.get(k_event, _ABSENT)
+        if name is not _ABSENT:
+            if type(name) is not str:
+                return None
+            tag = self._name_tag(name)
+            if tag < 0:
+                return -1, 0, 0
+            ts = d.get(k_ts)
+            if type(ts) is not dict:
+                return None
+            sec = ts.get(k_sec)
+            usec = ts.get(k_usec)
+            if type(sec) is not int or type(usec) is not int:
+                return None
+            if not (-_BIG < sec < _BIG and -_BIG < usec < _BIG):
+                tag |= K.TAG_BIGTS  # more than 18 digits: left at 0
+                if not -_BIG < sec < _BIG:
+                    sec = 0
+                if not -_BIG < usec < _BIG:
+                    usec = 0
+            return tag, sec, usec
+        if k_return in d:
+            return K.KIND_RETURN, 0, 0
+        e = d.get(k_error, _ABSENT)
+        if e is not _ABSENT:
+            if type(e) is not dict or type(e.get(k_class)) is not str or \
+                    type(e.get(k_desc)) is not str:
+                return None
+            return K.KIND_ERROR, 0, 0
+        if k_qmp in d:
+            return K.KIND_GREETING, 0, 0
+        if k_execute in d or k_oob in d:
+            return K.KIND_COMMAND, 0, 0
+        return K.KIND_MESSAGE, 0, 0
+
+    def _fast(self, buf, p, base, max_records, recs, objs):
+        """Between messages: complete lines through the json module; any
+        message it declines goes to the state machine."""
+        bend = len(buf)
+        n = len(objs)
+        short_tail = min(self._max_size, _DEFER_MAX)
         find = buf.find
-        nl = -1          # the next line break at or after p, when >= p
-        no_nl = bend     # no line break from here to the end
-        slow_to = -1     # this line already failed the fast path
+        append = objs.append
+        te = 0           # block mode: buf[tb:te] as text, all ASCII
+        lines_to = -1    # line mode up to this line break (not ASCII)
+        nl = -1          # line mode: the next line break, when >= p
+        no_nl = bend     # no line break from here on
+        slow_to = -1     # line mode: this line failed already
+        last = -1        # start of the last message taken here
         while True:
             if p >= bend:
-                return p, K.DONE
+                status = K.DONE
+                break
             c = buf[p]
-            if c != 0x7B and c in ws_bytes:
-                p = _ws(buf, p).end()
-                continue
-            if n >= max_records:
-                return p, K.FULL
-            if c == 0x7B and p > slow_to:
-                if nl < p:
-                    if p >= no_nl:
-                        nl = -1
+            if c != 0x7B:
+                if c in _WS_BYTES:
+                    p = _ws(buf, p).end()
+                    continue
+            elif p >= te and p > lines_to and p < no_nl:
+                # a new block: whole lines, about as many as there is
+                # room for records
+                lim = p + 4096 + (max_records - n) * 512
+                q = buf.rfind(b"\n", p, lim) if lim < bend else \
+                    buf.rfind(b"\n", p)
+                if q < 0:
+                    q = find(b"\n", p)
+                    if q < 0:
+                        no_nl = p
+                if q >= 0:
+                    block = buf[p:q + 1]
+                    try:
+                        text = block.decode()
+                    except UnicodeDecodeError:
+                        text = ""
+                    if text and text.isascii():
+                        tb = p
+                        te = q + 1
+                        escapes = "\\u" in text
+                        # runs of 19 digits, where an integer may be long
+                        # enough for TAG_BIGNUM
+                        digits = block.translate(_DIGIT_MAP)
+                        if digits.find(_DIGITS_19) < 0:
+                            digits = None
                     else:
-                        nl = find(b"\n", p)
-                        if nl < 0:
-                            no_nl = p
-                if nl >= 0:
-                    line = buf[p:nl]
-                    size = len(line)
-                    ok = size <= max_size and (
-                        size <= max_depth or
-                        line.count(b"{") + line.count(b"[") <= max_depth)
-                    if ok:
-                        try:
-                            text = line.decode()
-                            d, end = scan_once(text, 0)
-                        except (ValueError, StopIteration, RecursionError):
-                            ok = False
-                    if ok:
-                        # only the line's '\r' may follow the object
-                        if end == len(text):
-                            mend = size
-                        elif end + 1 == len(text) and text[end] == "\r":
-                            mend = size - 1
-                        else:
-                            ok = False
-                    if ok and (type(d) is not dict or (
-                            b"\\u" in line and _surrogate_escape(line)
-                            and _has_lone_surrogate(d))):
-                        ok = False
-                    if ok:
-                        if k_event in d:
-                            name = d[k_event]
-                            if type(name) is not str:
-                                ok = False  # protocol error: slow path
-                            else:
-                                nid = name_ids.get(name)
-                                if nid is None:
-                                    nid = self._lookup_name(name)
-                                if keep is not None and nid not in keep:
-                                    self._msg_start = base + p  # filtered
-                                    p = nl + 1
-                                    continue
-                                ts = d.get(k_ts)
-                                if type(ts) is not dict:
-                                    ok = False
-                                else:
-                                    sec = ts.get(k_sec)
-                                    usec = ts.get(k_usec)
-                                    if type(sec) is not int or \
-                                            type(usec) is not int:
-                                        ok = False
-                                    else:
-                                        tag = K.KIND_EVENT | (nid + 1) << 8
-                                        if not (-_BIG < sec < _BIG and
-                                                -_BIG < usec < _BIG):
-                                            tag |= K.TAG_BIGTS
-                                            if not -_BIG < sec < _BIG:
-                                                sec = _c_timestamp(sec)
-                                            if not -_BIG < usec < _BIG:
-                                                usec = _c_timestamp(usec)
-                        elif k_return in d:
-                            tag = K.KIND_RETURN
-                            sec = usec = 0
-                        elif k_error in d:
-                            e = d[k_error]
-                            if type(e) is not dict or \
-                                    type(e.get(k_class)) is not str or \
-                                    type(e.get(k_desc)) is not str:
-                                ok = False
-                            tag = K.KIND_ERROR
-                            sec = usec = 0
-                        else:
-                            sec = usec = 0
-                            if k_qmp in d:
-                                tag = K.KIND_GREETING
-                            elif k_execute in d or k_oob in d:
-                                tag = K.KIND_COMMAND
-                            else:
-                                tag = K.KIND_MESSAGE
-                    if ok:
-                        start = base + p
-                        self._msg_start = start
-                        recs += (start, start + mend, sec, usec, tag, 0)
-                        objs.append(d)
-                        n += 1
-                        p = nl + 1
+                        lines_to = q
+            if n >= max_records:
+                status = K.FULL
+                break
+            if p < te and c == 0x7B:
+                # block mode, until something needs more than the json
+                # module or the records are full
+                idx, n, taken, ok = self._block(
+                    text, p - tb, te - tb, base + tb, escapes, digits, n,
+                    max_records, recs, objs)
+                if taken >= 0:
+                    last = base + tb + taken
+                p = tb + idx
+                if ok:
+                    continue
+            if p <= lines_to and p > slow_to and c == 0x7B:
+                # line mode: one message, alone on its line
+                if nl < p:
+                    nl = find(b"\n", p)
+                r = self._line(buf, p, nl)
+                if r is not None:
+                    d, mend, flags = r
+                    r = self._classify(d)
+                    if r is not None:
+                        tag, sec, usec = r
+                        last = base + p
+                        if tag >= 0:
+                            recs += (last, base + mend, sec, usec,
+                                     tag | flags, 0)
+                            append(d)
+                            n += 1
+                        p = mend
                         continue
-                    slow_to = nl
-            # anything else: one message (or error) by the state machine
+                slow_to = nl
+            if c == 0x7B and p >= no_nl and bend - p <= short_tail and \
+                    base + p != self._redo and self._valid_start(buf, p):
+                # a valid message start cut by the end of the buffer: the
+                # next call scans it again, as a whole if it then is
+                self._msg_start = base + p
+                self._st = _DEFERRED
+                return bend, K.DONE
+            # one message (or error) through the state machine
+            if last >= 0:
+                self._msg_start = last
+                last = -1
             p, status = self._slow(buf, p, base, recs, objs)
             if status is not None:
                 return p, status
             n = len(objs)
+        if last >= 0:
+            self._msg_start = last
+        return p, status
+
+    def _block(self, text, idx, tlen, off, escapes, digits, n, max_records,
+               recs, objs):
+        """Block mode: messages one after the other out of ``text`` (all
+        ASCII, ending with a line break; offset ``off`` in the stream) from
+        ``idx`` on.  Returns (idx, n, start of the last message taken or -1,
+        whether idx is between messages: else the state machine must take
+        the message at idx)."""
+        scan_once = _scan_once
+        max_size = self._max_size
+        max_depth = self._max_depth
+        short = min(max_size, max_depth)
+        name_tags = self._name_tags
+        k_event, k_ts, k_sec, k_usec, k_return, k_error, k_class, k_desc, \
+            k_qmp, k_execute, k_oob = self._k
+        big = _BIG
+        nbig = -_BIG
+        append = objs.append
+        taken = -1
+        while True:
+            try:
+                d, end = scan_once(text, idx)
+            except (ValueError, StopIteration, RecursionError):
+                return idx, n, taken, False
+            if type(d) is not dict:
+                return idx, n, taken, False
+            size = end - idx
+            if size > short and not (
+                    size <= max_size and (
+                        size <= max_depth or
+                        text.count("{", idx, end) +
+                        text.count("[", idx, end) <= max_depth)):
+                return idx, n, taken, False
+            if escapes and text.find("\\u", idx, end) >= 0 and \
+                    _lone_surrogate(text, idx):
+                return idx, n, taken, False
+            # classify as the C scanner does (as _classify does)
+            name = d.get(k_event)
+            if name is not None or k_event in d:
+                if type(name) is not str:
+                    return idx, n, taken, False
+                tag = name_tags.get(name)
+                if tag is None:
+                    tag = self._name_tag(name)
+                if tag >= 0:
+                    ts = d.get(k_ts)
+                    if type(ts) is not dict:
+                        return idx, n, taken, False
+                    sec = ts.get(k_sec)
+                    usec = ts.get(k_usec)
+                    if type(sec) is not int or type(usec) is not int:
+                        return idx, n, taken, False
+                    if not (nbig < sec < big and nbig < usec < big):
+                        # more than 18 digits: flagged, left at 0
+                        tag |= _TAG_BIGTS
+                        if not nbig < sec < big:
+                            sec = 0
+                        if not nbig < usec < big:
+                            usec = 0
+            else:
+                sec = usec = 0
+                if k_return in d:
+                    tag = _KIND_RETURN
+                elif k_error in d:
+                    e = d[k_error]
+                    if type(e) is not dict or \
+                            type(e.get(k_class)) is not str or \
+                            type(e.get(k_desc)) is not str:
+                        return idx, n, taken, False
+                    tag = _KIND_ERROR
+                elif k_qmp in d:
+                    tag = _KIND_GREETING
+                elif k_execute in d or k_oob in d:
+                    tag = _KIND_COMMAND
+                else:
+                    tag = _KIND_MESSAGE
+            if tag >= 0 and digits is not None and \
+                    digits.find(_DIGITS_19, idx, end) >= 0:
+                bignum = _has_bignum(text, idx)
+                if bignum is None:
+                    return idx, n, taken, False
+                if bignum:
+                    tag |= _TAG_BIGNUM
+            taken = idx
+            if tag >= 0:  # else filtered out
+                recs += (off + idx, off + end, sec, usec, tag, 0)
+                append(d)
+                n += 1
+            # on to the next message
+            if text.startswith("\r\n{", end):
+                idx = end + 2
+            else:
+                idx = _ws_text(text, end).end()
+                if idx >= tlen or text[idx] != "{":
+                    return idx, n, taken, True
+            if n >= max_records:
+                return idx, n, taken, True
+
+    def _valid_start(self, buf, p):
+        """Whether buf[p:] is the start of a message in which the C scanner
+        finds nothing wrong so far (within limits, no error before the end
+        of the input); False when not sure."""
+        tail = buf[p:]
+        if len(tail) > self._max_depth and \
+                tail.count(b"{") + tail.count(b"[") > self._max_depth:
+            return False
+        try:
+            text = tail.decode()  # a cut UTF-8 sequence: not sure
+            _scan_once(text, 0)
+        except json.JSONDecodeError as exc:
+            # the json module stops at the end of the text, or at a string
+            # it cannot end, having checked all before
+            if exc.pos != len(text) and \
+                    exc.msg != "Unterminated string starting at":
+                return False
+        except (ValueError, StopIteration, RecursionError):
+            return False
+        else:
+            return False  # a whole message
+        # a surrogate escape, maybe of a pair cut in two: not sure
+        return _surrogate_escape(text) is None
+
+    def _line(self, buf, p, nl):
+        """Line mode: (dict, end, flags) of the message that is all of the
+        line buf[p:nl] but a last '\\r', or None."""
+        line = buf[p:nl]
+        try:
+            t = line.decode()
+            d, end = _scan_once(t, 0)
+        except (ValueError, StopIteration, RecursionError):
+            return None
+        if type(d) is not dict:
+            return None
+        size = len(line)
+        if end == len(t):
+            mend = nl
+        elif end + 1 == len(t) and t[end] == "\r":
+            mend = nl - 1
+        else:
+            return None
+        if size > self._max_size or (
+                size > self._max_depth and
+                line.count(b"{") + line.count(b"[") > self._max_depth):
+            return None
+        if "\\u" in t and _lone_surrogate(t, 0):
+            return None
+        flags = 0
+        if line.translate(_DIGIT_MAP).find(_DIGITS_19) >= 0:
+            bignum = _has_bignum(t, 0)
+            if bignum is None:
+                return None
+            if bignum:
+                flags = K.TAG_BIGNUM
+        return d, mend, flags
 
     # ---- slow path: the state machine of qmpscan.c ----------------------
 
@@ -442,6 +698,7 @@ class Scanner:
         children = self._children
         ws_bytes = _WS_BYTES
         ws = _ws
+        vn = self._val_node  # node of the value being read, or -1
         code = 0
         while True:
             if st == _AFTER:
@@ -455,7 +712,7 @@ class Scanner:
                     if kinds[-1]:
                         st = _OBJ_KEY
                     else:
-                        self._val_node = -1
+                        vn = -1
                         st = _VALUE
                     continue
                 if (c == 0x7D and kinds[-1]) or (c == 0x5D and not kinds[-1]):
@@ -464,7 +721,20 @@ class Scanner:
                     code = (K.E_EXPECTED_OBJ_NEXT if kinds[-1]
                             else K.E_EXPECTED_ARR_NEXT)
                     break
-            elif st == _OBJ_FIRST or st == _OBJ_KEY:
+            elif st == _OBJ_KEY or st == _OBJ_FIRST:
+                # fast lane: a key without escapes, its colon
+                m = _key_colon(buf, p, end)
+                if m is not None and _utf8_end(buf, m.start(1), m.end(1)) \
+                        == m.end(1):
+                    parent = nodes[-1]
+                    if parent >= 0 and \
+                            m.end(1) - m.start(1) <= K.CAPTURE_MAX:
+                        vn = children.get(parent, _EMPTY).get(m.group(1), -1)
+                    else:
+                        vn = -1
+                    p = m.end()
+                    st = _VALUE
+                    continue
                 if p < end and buf[p] in ws_bytes:
                     p = ws(buf, p, end).end()
                 if p == end:
@@ -479,32 +749,6 @@ class Scanner:
                     code = K.E_EXPECTED_KEY
                     break
                 # '}' of an empty object: close it, below
-            elif st == _KEY:
-                p, r = self._string(buf, p, end)
-                if r == 0:
-                    break
-                if r < 0:
-                    code = -r
-                    break
-                cap = self._cap
-                if cap is not None:
-                    self._val_node = children.get(nodes[-1], {}).get(
-                        bytes(cap), -1)
-                else:
-                    self._val_node = -1
-                st = _COLON
-                continue
-            elif st == _COLON:
-                if p < end and buf[p] in ws_bytes:
-                    p = ws(buf, p, end).end()
-                if p == end:
-                    break
-                if buf[p] != 0x3A:
-                    code = K.E_EXPECTED_COLON
-                    break
-                p += 1
-                st = _VALUE
-                continue
             elif st == _VALUE or st == _ARR_FIRST:
                 if p < end and buf[p] in ws_bytes:
                     p = ws(buf, p, end).end()
@@ -515,16 +759,36 @@ class Scanner:
                     pass  # ']' of an empty array: close it, below
                 else:
                     if st == _ARR_FIRST:
-                        self._val_node = -1
-                    nd = self._val_node
+                        vn = -1
+                    nd = vn
                     if nd >= 0:
-                        at[nd] = p - ms + (c == 0x22)
+                        at[nd] = p - ms
                         types[nd] = 0
                         role = roles[nd]
                         if role == K.ROLE_SECONDS:
                             self._bigts &= ~1
                         elif role == K.ROLE_MICROS:
                             self._bigts &= ~2
+                    if c == 0x22:
+                        # fast lane: a string without escapes
+                        m = _plain_string(buf, p, end)
+                        if m is not None and _utf8_end(
+                                buf, m.start(1), m.end(1)) == m.end(1):
+                            p = m.end()
+                            if nd >= 0:
+                                types[nd] = K.T_STR_ASCII
+                                if roles[nd] == K.ROLE_EVENT:
+                                    self._name_id = (
+                                        -2 if m.end(1) - m.start(1) >
+                                        K.CAPTURE_MAX else
+                                        self._byte_names.get(m.group(1), -1))
+                            st = _AFTER
+                            continue
+                        self._str_begin(
+                            2 if nd >= 0 and roles[nd] == K.ROLE_EVENT else 0)
+                        st = _STRING
+                        p += 1
+                        continue
                     if c == 0x7B or c == 0x5B:
                         if len(kinds) >= self._max_depth:
                             code = K.E_TOO_DEEP
@@ -538,25 +802,23 @@ class Scanner:
                         st = _OBJ_FIRST if c == 0x7B else _ARR_FIRST
                         p += 1
                         continue
-                    if c == 0x22:
-                        self._str_begin(
-                            2 if nd >= 0 and roles[nd] == K.ROLE_EVENT else 0)
-                        st = _STRING
-                        p += 1
-                        continue
                     if c == 0x2D or 0x30 <= c <= 0x39:
                         m = _number(buf, p, end)
                         if m is not None:
                             q = m.end()
                             if q < end and buf[q] not in b".eE":
                                 # complete: the byte after it ends it
-                                self._num_neg = c == 0x2D
-                                self._num_isint = (m.start(2) < 0 and
-                                                   m.start(3) < 0)
-                                self._num_digits = m.end(1) - m.start(1)
-                                self._num_head = m.group(1)[:19]
                                 p = q
-                                self._number_done()
+                                isint = m.start(2) < 0 and m.start(3) < 0
+                                digits = m.end(1) - m.start(1)
+                                if isint and digits > 18:
+                                    self._bignum = 1
+                                if nd >= 0:
+                                    self._num_neg = c == 0x2D
+                                    self._num_isint = isint
+                                    self._num_digits = digits
+                                    self._num_head = m.group(1)[:19]
+                                    self._number_done(nd)
                                 st = _AFTER
                                 continue
                         self._num_state = _N_START
@@ -582,6 +844,31 @@ class Scanner:
                         continue
                     code = K.E_EXPECTED_VALUE
                     break
+            elif st == _KEY:
+                p, r = self._string(buf, p, end)
+                if r == 0:
+                    break
+                if r < 0:
+                    code = -r
+                    break
+                cap = self._cap
+                if cap is not None:
+                    vn = children.get(nodes[-1], _EMPTY).get(bytes(cap), -1)
+                else:
+                    vn = -1
+                st = _COLON
+                continue
+            elif st == _COLON:
+                if p < end and buf[p] in ws_bytes:
+                    p = ws(buf, p, end).end()
+                if p == end:
+                    break
+                if buf[p] != 0x3A:
+                    code = K.E_EXPECTED_COLON
+                    break
+                p += 1
+                st = _VALUE
+                continue
             elif st == _STRING:
                 p, r = self._string(buf, p, end)
                 if r == 0:
@@ -589,12 +876,11 @@ class Scanner:
                 if r < 0:
                     code = -r
                     break
-                nd = self._val_node
-                if nd >= 0:
-                    types[nd] = K.T_STR_ASCII
+                if vn >= 0:
+                    types[vn] = K.T_STR_ASCII
                 if self._str_mode == 2:
                     cap = self._cap
-                    self._name_id = (-1 if cap is None else
+                    self._name_id = (-2 if cap is None else
                                      self._byte_names.get(bytes(cap), -1))
                 st = _AFTER
                 continue
@@ -605,7 +891,10 @@ class Scanner:
                 if r < 0:
                     code = K.E_BAD_NUMBER
                     break
-                self._number_done()
+                if self._num_isint and self._num_digits > 18:
+                    self._bignum = 1
+                if vn >= 0:
+                    self._number_done(vn)
                 st = _AFTER
                 continue
             elif st == _LITERAL:
@@ -622,9 +911,8 @@ class Scanner:
                 self._lit_idx = i
                 if code or i < len(word):
                     break
-                nd = self._val_node
-                if nd >= 0:
-                    types[nd] = _LITERAL_TYPES[self._lit]
+                if vn >= 0:
+                    types[vn] = _LITERAL_TYPES[self._lit]
                 st = _AFTER
                 continue
             else:  # pragma: no cover - no other state is inside a message
@@ -644,7 +932,6 @@ class Scanner:
             return p, self._emit(buf, p, base, recs, objs)
 
         if code:
-            self._st = st
             return self._fail(buf, p, base, code, recs, objs)
         # out of input
         if end != bend:
@@ -656,12 +943,13 @@ class Scanner:
             self._reset_message()
             return p, K.ERROR
         self._st = st
+        self._val_node = vn
         return p, K.DONE
 
     def _emit(self, buf, p, base, recs, objs):
         """Record of the message just completed (None: go on)."""
         types = self._types
-        at = self._at
+        at = self._at  # offsets of the values' first bytes
         rn = self._role_node
         start = self._msg_start
         code = 0
@@ -675,7 +963,7 @@ class Scanner:
             if t not in _STRING_TYPES:
                 code = K.E_EVENT_NAME
                 errpos = start + at[rn[K.ROLE_EVENT]]
-            elif keep is not None and nid not in keep:
+            elif keep is not None and nid != -2 and nid not in keep:
                 return None  # filtered out: no record
             elif (types[rn[K.ROLE_TIMESTAMP]] != K.T_OBJECT or
                   types[rn[K.ROLE_SECONDS]] != K.T_INT or
@@ -684,8 +972,11 @@ class Scanner:
                 errpos = start + (at[rn[K.ROLE_TIMESTAMP]]
                                   if types[rn[K.ROLE_TIMESTAMP]] else 0)
             else:
-                tag = K.KIND_EVENT | (K.TAG_BIGTS if self._bigts else 0) | \
-                    (nid + 1) << 8
+                tag = K.KIND_EVENT | (K.TAG_BIGTS if self._bigts else 0)
+                if nid == -2:
+                    tag |= K.TAG_LONGNAME
+                else:
+                    tag |= (nid + 1) << 8
                 sec = self._seconds
                 usec = self._micros
         elif types[rn[K.ROLE_RETURN]]:
@@ -706,6 +997,8 @@ class Scanner:
             recs += (start, end, 0, 0, K.KIND_BAD | code << 8, errpos)
             objs.append(None)
             return K.ERROR
+        if self._bignum:
+            tag |= K.TAG_BIGNUM
         recs += (start, end, sec, usec, tag, 0)
         objs.append(None)  # decoded when a value is asked for
         return None
@@ -812,11 +1105,12 @@ class Scanner:
             if cap is not None and len(cap) > K.CAPTURE_MAX:
                 cap = self._cap = None  # too long to match anything
             # plain bytes
-            q = _string_run(buf, p, end).end()
+            q = _utf8_end(buf, p, _string_bytes(buf, p, end).end())
             if cap is not None and q > p:
-                cap += buf[p:q]
-                if len(cap) > K.CAPTURE_MAX:
+                if len(cap) + q - p > K.CAPTURE_MAX:
                     cap = self._cap = None
+                else:
+                    cap += buf[p:q]
             p = q
             if p == end:
                 return p, 0
@@ -946,18 +1240,20 @@ class Scanner:
                 return p, 0
             return p, 1
 
-    def _number_done(self):
-        nd = self._val_node
-        if nd < 0:
-            return
+    def _number_done(self, nd):
+        """A number read at tracked node ``nd``."""
         isint = self._num_isint
         self._types[nd] = K.T_INT if isint else K.T_NUMBER
         role = self._roles[nd]
         if isint and (role == K.ROLE_SECONDS or role == K.ROLE_MICROS):
-            v = _c_int64(self._num_head, self._num_neg)
             bit = 1 if role == K.ROLE_SECONDS else 2
             if self._num_digits > 18:
-                self._bigts |= bit
+                self._bigts |= bit  # flagged, left at 0
+                v = 0
+            else:
+                v = int(self._num_head)
+                if self._num_neg:
+                    v = -v
             if bit == 1:
                 self._seconds = v
             else:

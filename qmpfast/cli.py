@@ -66,6 +66,7 @@ def _decode_file(name, stream, args, on_message):
                 progress.update(total)
         on_message(decoder.close())
     except DecodeError as exc:
+        on_message(exc.messages)  # what came before the error still counts
         raise CLIError(str(exc)) from exc
     finally:
         if progress:

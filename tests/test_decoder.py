@@ -1,8 +1,8 @@
 """Behaviour of the streaming decoder, on every backend.
 
-Every test here takes the ``backend`` fixture (directly or through
-``decoder_factory``), so it runs once on the C scanner and once on the
-pure-Python one.  The reference for what a message means is ``json.loads``;
+Every behavioural test here takes the ``backend`` fixture (directly or
+through ``decoder_factory``), so it runs once on the C scanner and once on
+the pure-Python one.  The reference for what a message means is ``json.loads``;
 the reference for what QEMU sends is the 2010 QMP event documentation
 (``tests/data/qmp-events-2010.txt``) and the real captures in
 ``qmpfast/samples``.
@@ -780,6 +780,62 @@ def test_nested_members_do_not_count(decoder_factory):
                    b'1, "microseconds": 2}, "data": {"x": {"device": "no"}, '
                    b'"device": "yes", "y": [{"device": "no"}]}}')
     assert ev.device == "yes"
+
+
+NEAR_KEYS = ["even", "events", "event\u0000", "Event", "eventevent", "retur",
+             "returnx", "QM", "QMPP", "exec", "execute-oob", "exec-oo",
+             "erro", "errors", "event" + "x" * 200, "x" * 200]
+
+
+@pytest.mark.parametrize("key", NEAR_KEYS)
+def test_keys_close_to_reserved_ones_are_plain_members(decoder_factory,
+                                                       key):
+    (msg,) = decode(decoder_factory, json.dumps({key: "STOP"}).encode())
+    assert type(msg) is Message
+    (ev,) = decode(decoder_factory, json.dumps(
+        {key: "STOP", "event": "RESET", "timestamp": ts()}).encode())
+    assert ev.name == "RESET"
+
+
+@pytest.mark.parametrize("key", ["second", "secondss", "micro",
+                                 "microsecondsX", "seconds\u0000",
+                                 "seconds" + "s" * 150])
+def test_timestamp_keys_close_to_the_real_ones(decoder_factory, key):
+    for stamp in ({key: 5, "seconds": 1, "microseconds": 2},
+                  {"seconds": 1, "microseconds": 2, key: 5}):
+        (ev,) = decode(decoder_factory, json.dumps(
+            {"event": "STOP", "timestamp": stamp}).encode())
+        assert (ev.seconds, ev.microseconds) == (1, 2)
+
+
+@pytest.mark.parametrize("key", ["devic", "devicee", "device\u0000",
+                                 "Device", "node-nam", "node_name",
+                                 "nodename", "node-name2"])
+def test_member_keys_close_to_typed_ones(decoder_factory, key):
+    (ev,) = decode(decoder_factory, event_bytes("BLOCK_IO_ERROR", {key: "X"}))
+    assert ev.device is None and ev.node_name is None
+    assert ev.data == {key: "X"}
+
+
+@pytest.mark.parametrize("key", ["hos", "hostt", "host\u0000", "famil",
+                                 "websockets", "x509_dnam", "sasl_usernam",
+                                 "auth" * 40])
+def test_vnc_keys_close_to_typed_ones(decoder_factory, key):
+    (ev,) = decode(decoder_factory, event_bytes(
+        "VNC_CONNECTED", {"server": {key: "X"}, "client": {}}))
+    for attr in ("host", "service", "family", "auth", "websocket",
+                 "x509_dname", "sasl_username"):
+        assert getattr(ev.server, attr) is None
+    assert ev.server.to_dict() == {key: "X"}
+
+
+@pytest.mark.parametrize("name", ["STO", "STOPP", "STOP\u0000", "RESE",
+                                  "BLOCK_IO_ERRO", "VNC_CONNECTED_", "Stop"])
+def test_names_close_to_catalogue_ones(decoder_factory, name):
+    raw = event_bytes(name, None)
+    (ev,) = decode(decoder_factory, raw)
+    assert type(ev) is Event and ev.name == name
+    assert decode(decoder_factory, raw, events={"STOP", "RESET"}) == []
 
 
 def test_many_messages_in_one_chunk(decoder_factory):

@@ -120,7 +120,6 @@ def test_close_delivers_messages_after_a_message_left_open(decoder_factory,
     complete message after the garbage's line break was never delivered
     (a syntax error in the same place resyncs at that line break and
     delivers it)."""
-    xfail_on(request, ("python",), "close() does not resync")
     dec = decoder_factory(on_error="skip")
     out = dec.feed(b'{"return": 1}\n{"event": "X", "data": [\n'
                    b'{"return": 2}\n')

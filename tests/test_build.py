@@ -1,0 +1,255 @@
+"""The build and the choice of backend.
+
+* qmpfast/_constants.py repeats the numbers of csrc/qmpscan.h: they must
+  match, or the two backends would read records differently.
+* QMPFAST_REQUIRE_C=1 means the C scanner runs, or qmpfast does not import;
+  QMPFAST_PUREPYTHON=1 means the pure-Python one runs.
+* Without a working C compiler the build still succeeds, with a warning, and
+  qmpfast runs on its pure-Python backend.
+"""
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import qmpfast
+from qmpfast import _constants as K
+from qmpfast._backend import available_backends
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(qmpfast.__file__)))
+HEADER = os.path.join(REPO, "csrc", "qmpscan.h")
+BUILDER = os.path.join(REPO, "csrc", "build_ffi.py")
+WARNING = "WARNING: the qmpfast C scanner could not be built"
+
+
+def header_defines():
+    with open(HEADER, encoding="utf-8") as f:
+        text = f.read()
+    defines = {}
+    for name, value in re.findall(r"^#define\s+QMPF_(\w+)\s+([^\s/]+)",
+                                  text, re.M):
+        defines[name] = int(value.rstrip("uUlL"), 0)
+    return defines
+
+
+def env_with(**changes):
+    env = dict(os.environ)
+    for key in ("QMPFAST_PUREPYTHON", "QMPFAST_REQUIRE_C"):
+        env.pop(key, None)
+    env.update(changes)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def python(code, env, cwd=REPO):
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+# ---- constants -----------------------------------------------------------
+
+def test_header_constants_match_python():
+    defines = header_defines()
+    assert len(defines) > 50
+    for name, value in defines.items():
+        assert hasattr(K, name), f"QMPF_{name} is missing in _constants.py"
+        assert getattr(K, name) == value, name
+
+
+def test_python_constants_are_all_in_the_header():
+    defines = header_defines()
+    for name in dir(K):
+        value = getattr(K, name)
+        if name.isupper() and type(value) is int:
+            assert name in defines, f"{name} is not defined in qmpscan.h"
+
+
+def test_record_layout_and_codes():
+    assert (K.R_START, K.R_END, K.R_SECONDS, K.R_MICROS, K.R_TAG,
+            K.R_ERRPOS) == tuple(range(K.REC_FIELDS))
+    codes = {v for n, v in vars(K).items()
+             if n.startswith("E_") and type(v) is int}
+    assert set(K.ERROR_TEXT) == codes
+    assert K.PROTOCOL_CODES == {K.E_EVENT_NAME, K.E_TIMESTAMP,
+                                K.E_ERROR_SHAPE}
+    kinds = [v for n, v in vars(K).items() if n.startswith("KIND_")]
+    assert len(set(kinds)) == len(kinds)
+    assert max(kinds) < 16 and K.TAG_BIGTS == 16  # kind is tag & 15
+
+
+def test_cffi_declarations_match_the_header():
+    with open(BUILDER, encoding="utf-8") as f:
+        builder = f.read()
+    assert f"role_slot[{K.ROLES}]" in builder
+    with open(HEADER, encoding="utf-8") as f:
+        header = f.read()
+    assert "role_slot[QMPF_ROLES]" in header
+    functions = re.findall(r"^\w[\w ]*?\b(qmpf_\w+)\(", builder, re.M)
+    assert "qmpf_scan" in functions and len(functions) >= 5
+    for function in functions:
+        assert re.search(r"\b" + function + r"\(", header), function
+
+
+# ---- choosing the backend -------------------------------------------------
+
+def test_backend_attribute():
+    assert qmpfast.BACKEND in ("c", "python")
+    assert qmpfast.BACKEND in available_backends()
+    assert qmpfast.Decoder().backend == qmpfast.BACKEND
+    if os.environ.get("QMPFAST_REQUIRE_C", "") not in ("", "0"):
+        assert qmpfast.BACKEND == "c"
+    if os.environ.get("QMPFAST_PUREPYTHON", "") not in ("", "0"):
+        assert qmpfast.BACKEND == "python"
+
+
+SHOW = ("import qmpfast; print(qmpfast.BACKEND, qmpfast.Decoder().backend, "
+        "qmpfast.parse(b'{\"return\": 1}').value)")
+
+
+def test_require_c_gives_the_c_backend():
+    proc = python(SHOW, env_with(QMPFAST_REQUIRE_C="1"))
+    if "c" in available_backends():
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split() == ["c", "c", "1"]
+    else:
+        # not built here: importing must fail loudly, not fall back
+        assert proc.returncode != 0
+        assert "QMPFAST_REQUIRE_C" in proc.stderr
+
+
+def test_purepython_gives_the_python_backend():
+    proc = python(SHOW, env_with(QMPFAST_PUREPYTHON="1"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["python", "python", "1"]
+
+
+def test_purepython_still_lets_a_decoder_pick_c():
+    if "c" not in available_backends():
+        pytest.skip("the C backend is not built here")
+    proc = python("import qmpfast; d = qmpfast.Decoder(backend='c'); "
+                  "print(qmpfast.BACKEND, d.backend, "
+                  "d.feed(b'{\"a\": 1}')[0].to_dict())",
+                  env_with(QMPFAST_PUREPYTHON="1"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["python", "c", "{'a':", "1}"]
+
+
+def test_both_switches_at_once_is_an_error():
+    proc = python("import qmpfast",
+                  env_with(QMPFAST_PUREPYTHON="1", QMPFAST_REQUIRE_C="1"))
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr
+
+
+def test_zero_means_unset():
+    proc = python(SHOW, env_with(QMPFAST_PUREPYTHON="0"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == ("c" if "c" in available_backends()
+                                      else "python")
+
+
+def test_unknown_backend_name():
+    with pytest.raises(ValueError):
+        qmpfast.Decoder(backend="rust")
+
+
+# ---- building without a compiler ------------------------------------------
+
+IGNORE = shutil.ignore_patterns(
+    ".git", "build", "dist", "*.egg-info", "*.so", "*.pyd", "*.o",
+    "__pycache__", ".pytest_cache", ".hypothesis", ".venv", ".benchmarks",
+    "_qmpscan.c")
+
+
+def _copy_of_the_repository(tmp_path):
+    copy = tmp_path / "qmpfast-src"
+    shutil.copytree(REPO, copy, ignore=IGNORE, symlinks=True)
+    return copy
+
+
+def _need_build_tools():
+    missing = [name for name in ("setuptools", "cffi")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"cannot run setup.py here: {', '.join(missing)} not "
+                    "installed (the build needs setuptools and cffi)")
+
+
+def _import_from(path, cwd):
+    env = env_with(PYTHONPATH=str(path))
+    env["PYTHONPATH"] = str(path)
+    return python(
+        "import qmpfast, os; "
+        "print(qmpfast.BACKEND, os.path.dirname(qmpfast.__file__)); "
+        "d = qmpfast.Decoder(); "
+        "m = d.feed(open(os.path.join(os.path.dirname(qmpfast.__file__), "
+        "'samples', 'qemu-7.2.qmp'), 'rb').read()); "
+        "print(len(m), sum(x.kind == 'event' for x in m))",
+        env, cwd=str(cwd))
+
+
+def test_build_ext_without_a_compiler_warns_and_falls_back(tmp_path):
+    _need_build_tools()
+    copy = _copy_of_the_repository(tmp_path)
+    env = env_with(CC="/nonexistent/cc")
+    env["PYTHONPATH"] = ""
+    proc = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--inplace"],
+        cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert WARNING in output
+    assert "/nonexistent/cc" in output
+    assert "pure-Python" in output
+    built = [p for p in (copy / "qmpfast").iterdir()
+             if p.name.startswith("_qmpscan") and p.suffix in (".so", ".pyd")]
+    assert built == []
+    proc = _import_from(copy, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first == f"python {copy / 'qmpfast'}"
+    assert second == "30 14"
+
+
+def test_pip_install_without_a_compiler_warns_and_falls_back(tmp_path):
+    _need_build_tools()
+    copy = _copy_of_the_repository(tmp_path)
+    target = tmp_path / "site"
+    env = env_with(CC="/nonexistent/cc")
+    env["PYTHONPATH"] = ""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-v", "--no-build-isolation",
+         "--no-deps", "--no-index", "--target", str(target), str(copy)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0 and re.search(
+            r"No module named '?(pip|wheel|setuptools)", output):
+        pytest.skip("pip cannot build here without network access to its "
+                    "build requirements: " + output.strip().splitlines()[-1])
+    assert proc.returncode == 0, output
+    assert WARNING in output
+    proc = _import_from(target, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first == f"python {target / 'qmpfast'}"
+    assert second == "30 14"
+
+
+def test_build_ext_with_purepython_skips_the_c_build(tmp_path):
+    _need_build_tools()
+    copy = _copy_of_the_repository(tmp_path)
+    env = env_with(QMPFAST_PUREPYTHON="1", CC="/nonexistent/cc")
+    env["PYTHONPATH"] = ""
+    proc = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--inplace"],
+        cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "QMPFAST_PUREPYTHON is set" in output
+    assert WARNING not in output  # nothing was attempted
+    assert "/nonexistent/cc" not in output

@@ -1,0 +1,278 @@
+"""The ``qmpfast`` command line, run as a user runs it: in a subprocess.
+
+The backend is chosen the way a user chooses it, through the environment
+(QMPFAST_PUREPYTHON=1 for the pure-Python scanner, QMPFAST_REQUIRE_C=1 to
+insist on the C one).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import qmpfast
+
+from conftest import SAMPLES, sample
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(qmpfast.__file__)))
+COMPACT = os.path.join(SAMPLES, "qemu-7.2.qmp")
+PRETTY = os.path.join(SAMPLES, "qemu-7.2-pretty.qmp")
+
+
+def backend_env(backend):
+    env = dict(os.environ)
+    env.pop("QMPFAST_PUREPYTHON", None)
+    env.pop("QMPFAST_REQUIRE_C", None)
+    if backend == "python":
+        env["QMPFAST_PUREPYTHON"] = "1"
+    else:
+        env["QMPFAST_REQUIRE_C"] = "1"
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run(backend, *args, stdin=b"", module=True, cwd=None):
+    if module:
+        cmd = [sys.executable, "-m", "qmpfast", *args]
+    else:
+        cmd = [sys.executable, "-c",
+               "import sys; from qmpfast.cli import main; sys.exit(main())",
+               *args]
+    return subprocess.run(cmd, input=stdin, capture_output=True,
+                          env=backend_env(backend), cwd=cwd or REPO,
+                          timeout=120)
+
+
+def messages_of(data, **options):
+    dec = qmpfast.Decoder(**options)
+    return dec.feed(data) + dec.close()
+
+
+def assert_one_line_error(proc):
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert err.endswith("\n")
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("qmpfast: ")
+    return err
+
+
+# ---- --stats ---------------------------------------------------------------
+
+def test_stats_of_the_bundled_sample(backend):
+    proc = run(backend, "parse", "--sample", "--stats")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    counts = dict(re.findall(r"^([A-Za-z_]+) +(\d+)$", out, re.M))
+    assert counts == {
+        "return": "14", "event": "14", "greeting": "1", "error": "1",
+        "RESET": "3", "STOP": "3", "BLOCK_IO_ERROR": "2", "RESUME": "2",
+        "SHUTDOWN": "1", "VNC_CONNECTED": "1", "VNC_DISCONNECTED": "1",
+        "VNC_INITIALIZED": "1"}
+    assert "messages 30, events 14, bytes 3380," in out
+    assert f"backend {backend})" in out
+    assert proc.stderr == b""
+
+
+def test_stats_count_what_the_decoder_sees(backend, tmp_path):
+    data = sample("qemu-7.2-guest-poweroff.qmp") + sample("qemu-7.2.qmp")
+    path = tmp_path / "two.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", "--stats", str(path))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    msgs = messages_of(data)
+    events = [m for m in msgs if m.kind == "event"]
+    assert f"messages {len(msgs)}, events {len(events)}, " \
+           f"bytes {len(data)}," in out
+    assert re.search(r"^SHUTDOWN +3$", out, re.M)
+    assert re.search(r"^return +19$", out, re.M)
+
+
+def test_stats_with_an_event_filter(backend):
+    proc = run(backend, "parse", "--sample", "--stats", "--event", "STOP")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "messages 19, events 3, bytes 3380," in out
+    assert re.search(r"^STOP +3$", out, re.M)
+    assert "RESET" not in out
+
+
+# ---- one JSON line per message ---------------------------------------------
+
+def test_parse_compact_file(backend):
+    proc = run(backend, "parse", COMPACT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b""
+    lines = proc.stdout.split(b"\n")
+    assert lines[-1] == b""
+    lines = lines[:-1]
+    assert len(lines) == 30
+    # compact input: each line is the message's exact bytes
+    assert lines == [m.raw for m in messages_of(sample("qemu-7.2.qmp"))]
+
+
+def test_parse_pretty_file_gives_one_line_per_message(backend):
+    proc = run(backend, "parse", PRETTY)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode("utf-8").splitlines()
+    msgs = messages_of(sample("qemu-7.2-pretty.qmp"))
+    assert len(lines) == len(msgs) == 30
+    assert [json.loads(line) for line in lines] == [m.to_dict()
+                                                    for m in msgs]
+    assert all("\r" not in line for line in lines)
+
+
+def test_parse_keeps_unicode(backend, tmp_path):
+    data = ('{"return": "caf\u00e9 \U0001F600", "id": 1}\r\n'
+            '{\r\n    "return": "\\u00e9t\\u00e9",\r\n    "id": 2\r\n}\r\n'
+            ).encode()
+    path = tmp_path / "u.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", str(path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"return": "caf\u00e9 \U0001F600", "id": 1},
+        {"return": "\u00e9t\u00e9", "id": 2}]
+
+
+def test_parse_several_files_and_sample(backend):
+    proc = run(backend, "parse", "--sample", PRETTY, COMPACT)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 90
+
+
+def test_event_option(backend):
+    proc = run(backend, "parse", "--event", "STOP", "--event", "RESET",
+               COMPACT)
+    assert proc.returncode == 0, proc.stderr
+    objs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(objs) == 22
+    assert [o["event"] for o in objs if "event" in o] == [
+        "STOP", "RESET", "RESET", "RESET", "STOP", "STOP"]
+    assert sum("return" in o for o in objs) == 14
+    assert sum("error" in o for o in objs) == 1
+    assert sum("QMP" in o for o in objs) == 1
+
+
+def test_event_option_with_an_unknown_name(backend):
+    data = (b'{"event": "MY_EVENT", "timestamp": {"seconds": 1, '
+            b'"microseconds": 2}}\r\n' + sample("qemu-7.2.qmp"))
+    proc = run(backend, "parse", "--event", "MY_EVENT", stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    objs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["event"] for o in objs if "event" in o] == ["MY_EVENT"]
+    assert len(objs) == 17
+
+
+# ---- standard input ---------------------------------------------------------
+
+@pytest.mark.parametrize("args", [(), ("-",)], ids=["no-file", "dash"])
+def test_stdin(backend, args):
+    data = sample("qemu-7.2-pretty.qmp")
+    proc = run(backend, "parse", *args, stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [json.loads(line) for line in lines] == [
+        m.to_dict() for m in messages_of(data)]
+
+
+def test_stdin_stats(backend):
+    proc = run(backend, "parse", "--stats", stdin=sample("qemu-7.2.qmp"))
+    assert proc.returncode == 0, proc.stderr
+    assert "messages 30, events 14, bytes 3380," in proc.stdout.decode()
+
+
+def test_python_m_is_the_command(backend):
+    for args in (("parse", COMPACT), ("parse", "--sample", "--event",
+                                      "SHUTDOWN"),
+                 ("parse", "/nonexistent/x.qmp"), ("--version",)):
+        as_module = run(backend, *args)
+        as_main = run(backend, *args, module=False)
+        assert as_module.returncode == as_main.returncode
+        assert as_module.stdout == as_main.stdout
+        assert as_module.stderr == as_main.stderr
+    version = run(backend, "--version")
+    assert version.returncode == 0
+    text = (version.stdout + version.stderr).decode()
+    assert qmpfast.__version__ in text and f"backend {backend}" in text
+
+
+# ---- errors ------------------------------------------------------------------
+
+def test_bad_input_is_one_line_with_file_and_offset(backend, tmp_path):
+    data = b'{"a": 1}\r\n{"b": 2}\r\n{"c": x}\r\n{"d": 4}\r\n'
+    path = tmp_path / "bad.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", str(path))
+    err = assert_one_line_error(proc)
+    assert str(path) in err
+    assert "byte 20" in err  # where the bad message begins
+    assert "byte 26" in err  # the offending byte
+
+
+def test_bad_input_after_good_messages_prints_them_first(backend, tmp_path):
+    data = b'{"a": 1}\r\n{"b": 2}\r\n{"c": x}\r\n{"d": 4}\r\n'
+    path = tmp_path / "bad.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", str(path))
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [b'{"a": 1}', b'{"b": 2}']
+
+
+def test_bad_input_far_into_a_large_file(backend, tmp_path):
+    good = sample("qemu-7.2.qmp") * 40  # more than one read of the CLI
+    data = good + b'{"event": "STOP", "timestamp": {"seconds": 1.5, ' \
+                  b'"microseconds": 0}}\r\n'
+    path = tmp_path / "big.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", "--stats", str(path))
+    err = assert_one_line_error(proc)
+    assert str(path) in err
+    assert f"byte {len(good)}" in err
+
+
+def test_cut_stream_on_stdin(backend):
+    proc = run(backend, "parse", stdin=b'{"a": 1}\r\n{"b": [1,')
+    err = assert_one_line_error(proc)
+    assert "<stdin>" in err and "byte 10" in err
+    assert proc.stdout == b'{"a": 1}\n'
+
+
+def test_garbage_on_stdin(backend):
+    proc = run(backend, "parse", stdin=b"\xff\xfe\x00garbage")
+    err = assert_one_line_error(proc)
+    assert "<stdin>" in err and "byte 0" in err
+
+
+def test_missing_file(backend, tmp_path):
+    path = tmp_path / "missing.qmp"
+    proc = run(backend, "parse", str(path))
+    err = assert_one_line_error(proc)
+    assert str(path) in err
+    assert proc.stdout == b""
+
+
+def test_directory_instead_of_a_file(backend, tmp_path):
+    proc = run(backend, "parse", str(tmp_path))
+    err = assert_one_line_error(proc)
+    assert str(tmp_path) in err
+
+
+def test_skip_errors(backend, tmp_path):
+    data = b'{"a": 1}\r\n{"b": x}\r\n{"error": {}}\r\n{"d": 4}\r\n'
+    path = tmp_path / "bad.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", "--skip-errors", str(path))
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == [b'{"a": 1}', b'{"d": 4}']
+    err = proc.stderr.decode().splitlines()
+    assert len(err) == 2
+    assert all(str(path) in line for line in err)
+    assert "byte 10" in err[0] and "byte 20" in err[1]
+    assert "Traceback" not in proc.stderr.decode()
