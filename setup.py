@@ -28,6 +28,9 @@ class OptionalBuildExt(build_ext):
             self._warn(exc)
 
     def _warn(self, exc):
+        if getattr(self, "_warned", False):  # the copy step fails too
+            return
+        self._warned = True
         bar = "*" * 72
         sys.stderr.write(
             f"\n{bar}\nWARNING: the qmpfast C scanner could not be built "

@@ -253,9 +253,6 @@ def describe(msg):
         d += [msg.name, msg.seconds, msg.microseconds, canon(msg.data),
               repr(msg.datetime)]
         for attr in getattr(type(msg), "members", ()):
-            if attr in _SKIP_ATTRS and msg.name.startswith("VNC_"):
-                _count_known("py-is-object")
-                continue
             d.append((attr, canon(getattr(msg, attr))))
     elif kind == "return":
         d += [canon(msg.value), canon(msg.id)]
@@ -497,93 +494,13 @@ def _unexpected(exc):
 
 # ---- known findings ---------------------------------------------------------
 #
-# Findings already reported and pinned by a regression test in
-# tests/test_fuzz_findings.py (marked xfail(strict=True) until fixed).  Each
-# matcher is narrow: it takes the finding only when the input has what
-# causes it.  When a fix lands its xfail test starts passing, which fails
-# the suite: remove the test's marker and the entry here together.
-# QMPFAST_FUZZ_STRICT=1 turns every known finding back into a failure.
+# A finding that cannot be fixed at once is pinned by a regression test in
+# tests/test_fuzz_findings.py and, until its fix lands, may be tolerated here
+# by a narrow matcher in KNOWN (name -> match(finding, case)).  There are none
+# now; QMPFAST_FUZZ_STRICT=1 ignores this table.
 
-
-
-def _max_depth(stream):
-    depth = top = 0
-    in_str = esc = False
-    for c in stream:
-        if in_str:
-            if esc:
-                esc = False
-            elif c == 0x5C:
-                esc = True
-            elif c == 0x22 or c == 0x0A:
-                in_str = False
-        elif c == 0x22:
-            in_str = True
-        elif c in b"{[":
-            depth += 1
-            top = max(top, depth)
-        elif c in b"}]":
-            depth = max(0, depth - 1)
-        elif c == 0x0A and depth == 0:
-            depth = 0
-    return top
-
-
-def _has_duplicate_keys(stream):
-    def hook(pairs):
-        if len({k for k, _v in pairs}) != len(pairs):
-            raise _NotComparable("duplicate")
-        return dict(pairs)
-
-    try:
-        text = stream.decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001
-        return False
-    dec = json.JSONDecoder(object_pairs_hook=hook)
-    for i in range(len(text)):
-        if text[i] == "{":
-            try:
-                dec.raw_decode(text, i)
-            except _NotComparable:
-                return True
-            except (ValueError, RecursionError):
-                pass
-    return False
-
-
-def _cause(finding, kind, text):
-    c = finding.cause
-    return isinstance(c, kind) and text in str(c)
-
-
-KNOWN = {
-    # C scanner: a tracked container replaced by a scalar under a duplicate
-    # key keeps its members' slots ({"data":{"guest":true},"data":5} ->
-    # Reset.guest is True; json.loads and the Python backend: None)
-    "stale-slots": lambda f, case: (
-        f.cause is None and " differ at item " in str(f)
-        and _has_duplicate_keys(case.stream)),
-    # values._parse_int: int() fails past 4300 digits, Decimal(bytes) too
-    "decimal-bytes": lambda f, case: _cause(
-        f, TypeError, "conversion from bytes to Decimal"),
-    # json module fallback: RecursionError on messages nested ~1000 deep
-    # (the scanner accepts 1024)
-    "deep-recursion": lambda f, case: (
-        isinstance(f.cause, RecursionError) and _max_depth(case.stream) > 900),
-    # the backends disagree on where a QMP shape error with a string value
-    # points: C at the opening quote, Python at the first byte inside it
-    "protocol-error-position": lambda f, case: (
-        f.pair is not None and f.pair[0][:3] == f.pair[1][:3]
-        and f.pair[0][:2] == ("error", "ProtocolError")
-        and case.stream[f.pair[0][3]:f.pair[0][3] + 1] == b'"'
-        and f.pair[1][3] == f.pair[0][3] + 1),
-}
+KNOWN = {}
 STRICT = os.environ.get("QMPFAST_FUZZ_STRICT", "") not in ("", "0")
-# Python backend: its Batch has no is_object, which the VNC events' server
-# and client attributes need; those two are left out of the comparison (on
-# both backends) until it has
-_SKIP_ATTRS = (() if STRICT or hasattr(qmpfast._pybackend.Batch, "is_object")
-               else ("server", "client"))
 
 
 def known(finding, data):

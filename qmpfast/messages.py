@@ -89,8 +89,12 @@ class Event(Message):
 
     @property
     def timestamp(self):
-        """Seconds since the epoch as a float (-1.000001 when QEMU had none)."""
-        return self.seconds + self.microseconds / 1e6
+        """Seconds since the epoch as a float (-1.000001 when QEMU had none;
+        infinite for integers too large for a float)."""
+        try:
+            return self.seconds + self.microseconds / 1e6
+        except OverflowError:
+            return float("inf") if self.seconds > 0 else float("-inf")
 
     @property
     def datetime(self):
