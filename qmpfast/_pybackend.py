@@ -190,19 +190,9 @@ class Batch:
             d = self._objs[i] = std_loads(self.raw(i))
         return d
 
-    def is_object(self, i, slot):
-        """Whether the value at a slot is a JSON object."""
-        d = self._objs[i]
-        if d is None:
-            d = self._tree(i)
-        for key in self._paths[slot]:
-            if type(d) is not dict:
-                return False
-            d = d.get(key)
-        return type(d) is dict
-
-    def value(self, i, slot):
-        """The decoded value at a slot's path, or MISSING."""
+    def _walk(self, i, slot):
+        """The value at a slot's path in the decoded message, or MISSING
+        (like the C scanner, only through objects)."""
         d = self._objs[i]
         if d is None:
             d = self._tree(i)
@@ -210,6 +200,15 @@ class Batch:
             if type(d) is not dict:
                 return MISSING
             d = d.get(key, MISSING)
+        return d
+
+    def is_object(self, i, slot):
+        """Whether the value at a slot is a JSON object."""
+        return type(self._walk(i, slot)) is dict
+
+    def value(self, i, slot):
+        """The decoded value at a slot's path, or MISSING."""
+        d = self._walk(i, slot)
         if type(d) is dict or type(d) is list:
             self._objs[i] = None  # handed out
         return d

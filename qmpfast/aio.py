@@ -20,7 +20,8 @@ import itertools
 import os
 
 from .client import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
-                     DEFAULT_TIMEOUT, RETRIED, Inbox, NotQMPError,
+                     DEFAULT_TIMEOUT, RETRIED, ConnectionInfo, Inbox,
+                     NotQMPError,
                      QMPConnectionError, command_bytes, connect_error,
                      parse_address, result)
 
@@ -56,7 +57,7 @@ async def _open(address, timeout, connect_timeout):
         delay = min(delay * 2, 0.25)
 
 
-class Client:
+class Client(ConnectionInfo):
     """A negotiated asyncio QMP connection; make one with ``connect()``.
 
     ``greeting``, ``dropped`` and ``decode_errors`` are as on
@@ -78,16 +79,6 @@ class Client:
         self._write_lock = asyncio.Lock()
         self._closed = None  # the error to raise once the stream has ended
         self._task = loop.create_task(self._read_loop())
-
-    greeting = property(lambda self: self._inbox.greeting)
-    dropped = property(lambda self: self._inbox.dropped)
-    decode_errors = property(lambda self: self._inbox.decode_errors)
-
-    @property
-    def closed_reason(self):
-        """Why the connection ended (a QMPConnectionError); None while
-        it is open."""
-        return self._closed
 
     async def _handshake(self):
         try:

@@ -213,7 +213,21 @@ def result(reply, command):
     return reply.value
 
 
-class Client:
+class ConnectionInfo:
+    """What both clients say about their connection, from their Inbox."""
+
+    greeting = property(lambda self: self._inbox.greeting)
+    dropped = property(lambda self: self._inbox.dropped)
+    decode_errors = property(lambda self: self._inbox.decode_errors)
+
+    @property
+    def closed_reason(self):
+        """Why the connection ended (a QMPConnectionError); None while
+        it is open."""
+        return self._closed
+
+
+class Client(ConnectionInfo):
     """A negotiated QMP connection; make one with ``connect()``.
 
     ``greeting`` is QEMU's greeting (a ``qmpfast.Greeting``), ``dropped``
@@ -238,16 +252,6 @@ class Client:
         self._replies = {}
         self._closed = None  # the error to raise once the stream has ended
         self._shut = False  # close() was called
-
-    greeting = property(lambda self: self._inbox.greeting)
-    dropped = property(lambda self: self._inbox.dropped)
-    decode_errors = property(lambda self: self._inbox.decode_errors)
-
-    @property
-    def closed_reason(self):
-        """Why the connection ended (a QMPConnectionError); None while
-        it is open."""
-        return self._closed
 
     def _handshake(self):
         with self._cond:
