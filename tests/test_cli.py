@@ -276,3 +276,40 @@ def test_skip_errors(backend, tmp_path):
     assert all(str(path) in line for line in err)
     assert "byte 10" in err[0] and "byte 20" in err[1]
     assert "Traceback" not in proc.stderr.decode()
+
+
+def _capture_with_a_terminal_stderr(backend, path):
+    """Run ``qmpfast parse --stats PATH`` with stderr on a pseudo-terminal;
+    return (exit status, what the terminal got)."""
+    import pty
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qmpfast", "parse", "--stats", str(path)],
+            stdout=subprocess.DEVNULL, stderr=slave, env=backend_env(backend),
+            cwd=REPO)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+        return proc.wait(timeout=120), seen
+    finally:
+        os.close(master)
+
+
+def test_progress_bar_on_a_terminal_only(backend, tmp_path):
+    line = (b'{"timestamp": {"seconds": 1, "microseconds": 2}, '
+            b'"event": "STOP"}\r\n')
+    path = tmp_path / "big.qmp"
+    path.write_bytes(line * ((12 << 20) // len(line)))
+    status, seen = _capture_with_a_terminal_stderr(backend, path)
+    assert status == 0
+    assert b"big.qmp [" in seen and b"%" in seen
+    proc = run(backend, "parse", "--stats", str(path))  # stderr is a pipe
+    assert proc.returncode == 0 and proc.stderr == b""
