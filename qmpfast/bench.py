@@ -33,10 +33,14 @@ def register(subparsers):
 
 
 def _import_benchmarks():
+    """benchmarks/ of the checkout qmpfast runs from, or of the current
+    directory (a checkout with qmpfast installed from it)."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if os.path.isdir(os.path.join(here, "benchmarks")) and here not in \
-            sys.path:
-        sys.path.insert(0, here)
+    for root in (here, os.getcwd()):
+        if os.path.isdir(os.path.join(root, "benchmarks")) and \
+                root not in sys.path:
+            sys.path.insert(0, root)
+            break
     try:
         from benchmarks import plot, run
     except ImportError:
@@ -49,7 +53,7 @@ def cmd_bench(args):
     run, plot = _import_benchmarks()
     if run is None:
         raise CLIError("bench needs the benchmarks/ folder of the qmpfast "
-                       "source tree (run it from a checkout)")
+                       "source tree (run it from a checkout's top folder)")
     argv = ["--size-mb", str(args.size_mb), "--repeat", str(args.repeat)]
     if args.jobs:
         argv += ["--jobs", *args.jobs]

@@ -313,3 +313,25 @@ def test_progress_bar_on_a_terminal_only(backend, tmp_path):
     assert b"big.qmp [" in seen and b"%" in seen
     proc = run(backend, "parse", "--stats", str(path))  # stderr is a pipe
     assert proc.returncode == 0 and proc.stderr == b""
+
+
+def test_bench_prints_the_comparison_table(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "qmpfast", "bench", "--size-mb", "0.05",
+         "--repeat", "1", "--jobs", "route", "filter", "--peers",
+         "stdlib-json", "qmpfast", "--json", str(out)],
+        capture_output=True, cwd=REPO, timeout=300,
+        env=backend_env(qmpfast.BACKEND))
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert "## route" in text and "## filter" in text
+    rows = [line.split() for line in text.splitlines()
+            if line.startswith(("qmpfast-", "stdlib-json"))
+            and line.split()[1].isdigit()]  # table rows: name, ns/event...
+    names = {row[0] for row in rows}
+    assert {"stdlib-json", f"qmpfast-{qmpfast.BACKEND}"} <= names
+    assert names <= {"stdlib-json", "qmpfast-c", "qmpfast-python"}
+    assert all(row[-1] == "ok" for row in rows)  # same checksum as json
+    results = json.loads(out.read_text())
+    assert {"machine", "results"} <= set(results) and results["results"]
