@@ -76,11 +76,8 @@ if "c" not in available_backends() or "python" not in available_backends():
 
 
 class Finding(AssertionError):
-    """A disagreement (``pair``: the first two items that differ) or an
-    unexpected exception (``cause``)."""
-
-    cause = None
-    pair = None
+    """A disagreement between decoders, or an unexpected exception (its
+    traceback in the message)."""
 
 
 # ---- inputs ---------------------------------------------------------------
@@ -237,11 +234,6 @@ def canon(value):
         else:
             raise Finding(f"unexpected value type {t!r}: {v!r}")
     return tuple(out)
-
-
-def _count_known(name):
-    known_counts = STATS.setdefault("known", {})
-    known_counts[name] = known_counts.get(name, 0) + 1
 
 
 def describe(msg):
@@ -459,11 +451,8 @@ def check(data):
     except Exception as exc:  # noqa: BLE001 - that is the point
         raise _unexpected(exc) from exc
     if c_split != py_split:
-        finding = Finding(_diff("C backend", c_split, "Python backend",
-                                py_split))
-        finding.pair = next(((x, y) for x, y in zip(c_split, py_split)
-                             if x != y), None)
-        raise finding
+        raise Finding(_diff("C backend", c_split, "Python backend",
+                            py_split))
     if c_split != c_whole:
         raise Finding(_diff("C in chunks", c_split, "C in one piece",
                             c_whole))
@@ -486,33 +475,8 @@ def check(data):
 
 
 def _unexpected(exc):
-    finding = Finding(f"{type(exc).__name__} raised: {exc}\n"
-                      f"{traceback.format_exc()}")
-    finding.cause = exc
-    return finding
-
-
-# ---- known findings ---------------------------------------------------------
-#
-# A finding that cannot be fixed at once is pinned by a regression test in
-# tests/test_fuzz_findings.py and, until its fix lands, may be tolerated here
-# by a narrow matcher in KNOWN (name -> match(finding, case)).  There are none
-# now; QMPFAST_FUZZ_STRICT=1 ignores this table.
-
-KNOWN = {}
-STRICT = os.environ.get("QMPFAST_FUZZ_STRICT", "") not in ("", "0")
-
-
-def known(finding, data):
-    """The id of the known finding this is, or None."""
-    if STRICT:
-        return None
-    case = Case(data)
-    for name, match in KNOWN.items():
-        if match(finding, case):
-            _count_known(name)
-            return name
-    return None
+    return Finding(f"{type(exc).__name__} raised: {exc}\n"
+                   f"{traceback.format_exc()}")
 
 
 def report(data, exc):
@@ -520,19 +484,19 @@ def report(data, exc):
                      f"{Case(data)!r}\n")
 
 
+def check_or_report(data):
+    """check(), printing the input of any finding before it propagates."""
+    try:
+        check(data)
+    except Finding as exc:
+        report(data, exc)
+        raise
+
+
 # ---- drivers --------------------------------------------------------------
 
 def atheris_main(argv):
-    def one(data):
-        try:
-            check(data)
-        except Finding as exc:
-            if known(exc, data):
-                return
-            report(data, exc)
-            raise
-
-    _ATHERIS.Setup(argv, one)
+    _ATHERIS.Setup(argv, check_or_report)
     _ATHERIS.Fuzz()
 
 
@@ -545,10 +509,6 @@ def replay_main(paths):
             check(data)
             print(f"ok       {path}")
         except Finding as exc:
-            name = known(exc, data)
-            if name:
-                print(f"known    {path}: {name}")
-                continue
             bad += 1
             report(data, exc)
             print(f"FINDING  {path}")
@@ -581,12 +541,7 @@ def hypothesis_main(seconds):
         data = opts + body
         signal.alarm(20)
         try:
-            check(data)
-        except Finding as exc:
-            if known(exc, data):
-                return
-            report(data, exc)
-            raise
+            check_or_report(data)
         finally:
             signal.alarm(0)
 

@@ -183,6 +183,7 @@ class Decoder:
         out = []
         frozen = None
         factories = self._factories
+        filtering = self._schema.keep is not None
         try:
             while True:
                 max_records = (len(buf) + base - scanner.pos) // 48 + 16
@@ -209,7 +210,7 @@ class Decoder:
                                    recs[K.R_SECONDS::K.REC_FIELDS],
                                    recs[K.R_MICROS::K.REC_FIELDS],
                                    repeat(batch, n), range(n))
-                        if None in out:  # filtered in Python (long names)
+                        if filtering and None in out:  # long names
                             out[first:] = [m for m in out[first:]
                                            if m is not None]
                         if self.strict:

@@ -203,6 +203,16 @@ def _import_from(path, cwd):
         env=env, cwd=str(cwd), capture_output=True, text=True, timeout=120)
 
 
+def _assert_pure_python_install(path, tmp_path):
+    """qmpfast imports from ``path`` on its Python backend and decodes the
+    bundled capture (30 messages, 14 events)."""
+    proc = _import_from(path, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first == f"python {path / 'qmpfast'}"
+    assert second == "30 14"
+
+
 def test_build_ext_without_a_compiler_warns_and_falls_back(tmp_path):
     _need_build_tools()
     copy = _copy_of_the_repository(tmp_path)
@@ -219,11 +229,7 @@ def test_build_ext_without_a_compiler_warns_and_falls_back(tmp_path):
     built = [p for p in (copy / "qmpfast").iterdir()
              if p.name.startswith("_qmpscan") and p.suffix in (".so", ".pyd")]
     assert built == []
-    proc = _import_from(copy, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    first, second = proc.stdout.splitlines()
-    assert first == f"python {copy / 'qmpfast'}"
-    assert second == "30 14"
+    _assert_pure_python_install(copy, tmp_path)
 
 
 def test_pip_install_without_a_compiler_warns_and_falls_back(tmp_path):
@@ -244,11 +250,7 @@ def test_pip_install_without_a_compiler_warns_and_falls_back(tmp_path):
                     "build requirements: " + output.strip().splitlines()[-1])
     assert proc.returncode == 0, output
     assert WARNING in output
-    proc = _import_from(target, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    first, second = proc.stdout.splitlines()
-    assert first == f"python {target / 'qmpfast'}"
-    assert second == "30 14"
+    _assert_pure_python_install(target, tmp_path)
 
 
 def test_build_ext_with_purepython_skips_the_c_build(tmp_path):
