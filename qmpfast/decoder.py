@@ -25,7 +25,7 @@ from . import _constants as K
 from ._backend import BACKEND, Scanner, backend as _backend_module
 from .catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError,
-                     MessageTooLargeError, ProtocolError)
+                     MessageTooLargeError, ProtocolError, ValidationError)
 from .messages import KIND_CLASSES, Event
 from .schema import S_EVENT, S_MICROS, S_SECONDS, Schema
 
@@ -154,6 +154,7 @@ class Decoder:
                                       max_depth)
         self._pending = None  # bytearray: bytes from _pending_base on
         self._pending_base = 0
+        self._deferred = None  # an error to raise at the next call
         self.on_error = on_error
         self.strict = strict
         self.source = source
@@ -183,8 +184,11 @@ class Decoder:
         out = []
         frozen = None
         factories = self._factories
+        deferred, self._deferred = self._deferred, None
         filtering = self._schema.keep is not None
         try:
+            if deferred is not None:
+                raise deferred
             while True:
                 max_records = (len(buf) + base - scanner.pos) // 48 + 16
                 if max_records > 4096:
@@ -214,7 +218,13 @@ class Decoder:
                             out[first:] = [m for m in out[first:]
                                            if m is not None]
                         if self.strict:
-                            out = self._check(out, len(out) - n)
+                            try:
+                                out = self._check(out, len(out) - n)
+                            except ValidationError:
+                                # the scanner's own error after it comes
+                                # next, at the next call
+                                self._deferred = bad
+                                raise
                     if bad is not None:
                         if self.on_error == "raise":
                             bad.messages = out
@@ -270,8 +280,9 @@ class Decoder:
         out = []
         first = None
         while True:
-            if self._pending is not None and scanner.pos < (
-                    self._pending_base + len(self._pending)):
+            if self._deferred is not None or (
+                    self._pending is not None and scanner.pos < (
+                        self._pending_base + len(self._pending))):
                 try:
                     out += self.feed(b"")
                 except DecodeError as err:

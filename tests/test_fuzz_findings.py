@@ -131,3 +131,38 @@ def test_protocol_error_points_at_the_value(decoder_factory, raw,
     dec.feed(raw)
     (err,) = dec.errors
     assert (err.offset, err.position) == (0, position)
+
+
+def _errors_and_messages(decoder_factory, chunks, **options):
+    """What a reader sees, driving the decoder the way the fuzzer does."""
+    from qmpfast import DecodeError
+    dec = decoder_factory(**options)
+    seen = []
+    for chunk in chunks + [None]:
+        while True:
+            try:
+                got = dec.close() if chunk is None else dec.feed(chunk)
+                seen += [m.raw for m in got]
+                break
+            except DecodeError as exc:
+                seen += [m.raw for m in exc.messages]
+                seen.append((type(exc).__name__, exc.offset))
+                chunk = chunk if chunk is None else b""
+    return seen
+
+
+def test_strict_error_then_syntax_error_in_one_chunk(decoder_factory):
+    """differential (libFuzzer CI run): in strict raise mode, a
+    ValidationError raised for an event dropped the scanner's syntax error
+    right after it in the same chunk, so one piece and line-sized chunks
+    reported different errors.  The second error is raised at the next
+    call."""
+    stream = (b'{"event": "VNC_INITIALIZED", ' + TS + b'}\r\n'
+              b' ,\r\n{"return": 1}\r\n')
+    whole = _errors_and_messages(decoder_factory, [stream], strict=True)
+    lines = _errors_and_messages(
+        decoder_factory, [line + b"\n" for line in stream.split(b"\n")[:-1]],
+        strict=True)
+    assert whole == lines == [("ValidationError", 0),
+                              ("DecodeError", stream.index(b" ,") + 1),
+                              b'{"return": 1}']
