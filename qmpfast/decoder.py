@@ -154,7 +154,10 @@ class Decoder:
                                       max_depth)
         self._pending = None  # bytearray: bytes from _pending_base on
         self._pending_base = 0
-        self._deferred = None  # an error to raise at the next call
+        # after a strict error: decoded messages and a scanner error that
+        # came after it in the same batch, for the next call
+        self._backlog = []
+        self._deferred = None
         self.on_error = on_error
         self.strict = strict
         self.source = source
@@ -184,11 +187,15 @@ class Decoder:
         out = []
         frozen = None
         factories = self._factories
-        deferred, self._deferred = self._deferred, None
         filtering = self._schema.keep is not None
         try:
-            if deferred is not None:
-                raise deferred
+            if self._backlog:  # left by a strict error at the last call
+                backlog, self._backlog = self._backlog, []
+                out = self._check(backlog, 0)
+            if self._deferred is not None:  # the scanner error after them
+                err, self._deferred = self._deferred, None
+                err.messages = out
+                raise err
             while True:
                 max_records = (len(buf) + base - scanner.pos) // 48 + 16
                 if max_records > 4096:
@@ -237,14 +244,19 @@ class Decoder:
         return out
 
     def _check(self, out, first):
-        """Strict mode: validate the new events; drop or raise the bad."""
+        """Strict mode: validate the new events; drop or raise the bad.
+
+        Raising leaves the messages after the bad one in ``_backlog``, for
+        the next call to deliver (they were decoded already)."""
         kept = out[:first]
-        for msg in out[first:]:
+        for j in range(first, len(out)):
+            msg = out[j]
             if isinstance(msg, Event):
                 error = self._validate(msg, self.source)
                 if error is not None:
                     if self.on_error == "raise":
                         error.messages = kept
+                        self._backlog = out[j + 1:]
                         raise error
                     self.errors.append(error)
                     continue
@@ -280,7 +292,7 @@ class Decoder:
         out = []
         first = None
         while True:
-            if self._deferred is not None or (
+            if self._backlog or self._deferred is not None or (
                     self._pending is not None and scanner.pos < (
                         self._pending_base + len(self._pending))):
                 try:

@@ -166,3 +166,23 @@ def test_strict_error_then_syntax_error_in_one_chunk(decoder_factory):
     assert whole == lines == [("ValidationError", 0),
                               ("DecodeError", stream.index(b" ,") + 1),
                               b'{"return": 1}']
+
+
+def test_strict_error_keeps_the_messages_after_it(decoder_factory):
+    """differential (8-minute run): in strict raise mode, the messages
+    decoded after an invalid event in the same chunk were lost.  They come
+    out at the next call, before any scanner error that followed them."""
+    bad = (b'{"event": "RESET", "data": {"guest": true, "reason": "x"}, '
+           + TS + b'}\r\n')
+    good = b'{"event": "STOP", ' + TS + b'}\r\n'
+    stream = good + bad + good + bad + good + b'}\r\n' + good
+    whole = _errors_and_messages(decoder_factory, [stream], strict=True)
+    lines = _errors_and_messages(
+        decoder_factory, [line + b"\n" for line in stream.split(b"\n")[:-1]],
+        strict=True)
+    raw = good.strip()
+    start2 = len(good + bad + good)
+    assert whole == lines == [
+        raw, ("ValidationError", len(good)), raw,
+        ("ValidationError", start2), raw,
+        ("DecodeError", start2 + len(bad + good)), raw]
