@@ -141,25 +141,48 @@ static inline uint64_t prefix_fast(const uint8_t *key, size_t len,
     return prefix_safe(key, len);
 }
 
-/* Hash of (parent, key) from its length, prefix word and, for keys longer
- * than 8 bytes, its last 8 bytes. */
-static inline uint32_t hash_key(uint32_t parent, const uint8_t *key,
-                                size_t len, uint64_t prefix)
+/* The last 8 bytes of a key longer than 8 bytes as a little-endian word
+ * (0 for shorter keys): with the prefix it covers keys of up to 16 bytes,
+ * so most lookups compare two words and call no memcmp. */
+static inline uint64_t suffix_word(const uint8_t *key, size_t len)
 {
-    uint64_t h = (prefix ^ ((uint64_t)parent << 32) ^
-                  (len * 0x9E3779B97F4A7C15ull)) *
-                 0xFF51AFD7ED558CCDull;
-    if (len > 8) {
-        uint64_t last;
-        memcpy(&last, key + len - 8, 8);
-        h = (h ^ (h >> 29) ^ last) * 0xC4CEB9FE1A85EC53ull;
-    }
-    return (uint32_t)(h ^ (h >> 32));
+    uint64_t w;
+    if (len <= 8)
+        return 0;
+#ifdef QMPF_SWAR
+    memcpy(&w, key + len - 8, 8);
+#else
+    w = prefix_safe(key + len - 8, 8);
+#endif
+    return w;
+}
+
+/* Hash of (parent, key) from its length, prefix and suffix words: one
+ * multiply, so a lookup is short. */
+static inline uint32_t hash_key(uint32_t parent, size_t len, uint64_t prefix,
+                                uint64_t suffix)
+{
+    uint64_t x = prefix ^ ((suffix << 23) | (suffix >> 41)) ^
+                 ((uint64_t)parent << 40) ^ ((uint64_t)len << 56) ^ len;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(x >> 32) ^ (uint32_t)x;
+}
+
+static inline void put_word(uint32_t *e, uint64_t w)
+{
+    e[0] = (uint32_t)w;
+    e[1] = (uint32_t)(w >> 32);
+}
+
+static inline uint64_t get_word(const uint32_t *e)
+{
+    return (uint64_t)e[0] | ((uint64_t)e[1] << 32);
 }
 
 uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len)
 {
-    return hash_key(parent, key, len, prefix_safe(key, len));
+    return hash_key(parent, len, prefix_safe(key, len),
+                    suffix_word(key, len));
 }
 
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
@@ -167,7 +190,8 @@ int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       int32_t value)
 {
     uint64_t prefix = prefix_safe(pool + off, len);
-    uint32_t h = hash_key(parent, pool + off, len, prefix) & mask;
+    uint64_t suffix = suffix_word(pool + off, len);
+    uint32_t h = hash_key(parent, len, prefix, suffix) & mask;
     for (uint32_t tries = 0; tries <= mask; tries++) {
         uint32_t *e = table + (size_t)h * QMPF_ENTRY_WORDS;
         if (e[0] == 0) {
@@ -175,8 +199,8 @@ int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
             e[1] = off;
             e[2] = len;
             e[3] = (uint32_t)value;
-            e[4] = (uint32_t)prefix;
-            e[5] = (uint32_t)(prefix >> 32);
+            put_word(e + 4, prefix);
+            put_word(e + 6, suffix);
             return 0;
         }
         if (e[0] == parent + 1 && e[2] == len &&
@@ -189,21 +213,93 @@ int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
 
 /* The value of (parent, key), or -1.  Bytes up to limit may be read. */
 static inline int32_t lookup(const qmpf_schema *sc, uint32_t parent,
-                      const uint8_t *key, uint32_t len, const uint8_t *limit)
+                             const uint8_t *key, uint32_t len,
+                             const uint8_t *limit)
 {
+    const uint32_t *const table = sc->table;
+    const uint32_t mask = sc->table_mask;
     uint64_t prefix = prefix_fast(key, len, limit);
-    uint32_t lo = (uint32_t)prefix, hi = (uint32_t)(prefix >> 32);
-    uint32_t h = hash_key(parent, key, len, prefix) & sc->table_mask;
+    uint64_t suffix = suffix_word(key, len);
+    uint32_t h = hash_key(parent, len, prefix, suffix) & mask;
     for (;;) {
-        const uint32_t *e = sc->table + (size_t)h * QMPF_ENTRY_WORDS;
+        const uint32_t *e = table + (size_t)h * QMPF_ENTRY_WORDS;
         if (e[0] == 0)
             return -1;
-        if (e[0] == parent + 1 && e[2] == len && e[4] == lo && e[5] == hi &&
-            (len <= 8 ||
-             memcmp(sc->pool + e[1] + 8, key + 8, len - 8) == 0))
+        if (e[0] == parent + 1 && e[2] == len && get_word(e + 4) == prefix &&
+            get_word(e + 6) == suffix &&
+            (len <= 16 ||
+             memcmp(sc->pool + e[1] + 8, key + 8, len - 16) == 0))
             return (int32_t)e[3];
-        h = (h + 1) & sc->table_mask;
+        h = (h + 1) & mask;
     }
+}
+
+/*
+ * The envelope fast lane.  QEMU writes every event as
+ *     {"timestamp": {"seconds": S, "microseconds": U}, "event": "NAME", ...
+ * so a message starting with exactly these bytes (integers of up to 18
+ * digits, a plain ASCII name) is read by comparing constant strings, with
+ * one hash lookup (the name) instead of six.  It leaves the scanner in the
+ * very state the general path would reach after the same bytes; anything
+ * else (other key order, other spacing, escapes, a cut chunk) goes the
+ * general way from the message's first byte.
+ */
+static const char env_ts[] = "{\"timestamp\": {\"seconds\": ";
+static const char env_us[] = ", \"microseconds\": ";
+static const char env_ev[] = "}, \"event\": \"";
+static const char env_data[] = ", \"data\": ";
+#define ENV_TS_LEN (sizeof(env_ts) - 1)
+#define ENV_US_LEN (sizeof(env_us) - 1)
+#define ENV_EV_LEN (sizeof(env_ev) - 1)
+#define ENV_DATA_LEN (sizeof(env_data) - 1)
+#define ENV_TS_VALUE 14 /* offset of the timestamp's '{' */
+enum { ENV_TS, ENV_SEC, ENV_US, ENV_EVENT, ENV_DATA };
+
+static void init_envelope(qmpf_scanner *s)
+{
+    const qmpf_schema *sc = s->schema;
+    static const char *const keys[5] = {"timestamp", "seconds",
+                                        "microseconds", "event", "data"};
+    static const int parents[5] = {-1, ENV_TS, ENV_TS, -1, -1};
+    static const int32_t roles[4] = {QMPF_ROLE_TIMESTAMP, QMPF_ROLE_SECONDS,
+                                     QMPF_ROLE_MICROS, QMPF_ROLE_EVENT};
+    s->env_ok = sc != NULL && sc->n_nodes > 0 && s->max_depth >= 2;
+    for (int i = 0; i < 5 && s->env_ok; i++) {
+        int32_t parent = parents[i] < 0 ? 0 : s->env_nodes[parents[i]];
+        const uint8_t *key = (const uint8_t *)keys[i];
+        uint32_t len = (uint32_t)strlen(keys[i]);
+        int32_t nd = parent >= 0 ? lookup(sc, (uint32_t)parent, key, len,
+                                          key + len)
+                                 : -1;
+        s->env_nodes[i] = nd;
+        if (i < 4 && (nd < 0 || (uint32_t)nd >= sc->n_nodes ||
+                      sc->nodes[nd].role != roles[i]))
+            s->env_ok = 0;
+    }
+}
+
+/* An integer of up to 18 digits at q, ended by a byte that cannot extend
+ * it; the byte after it, or NULL (the general path then decides). */
+static inline const uint8_t *env_int(const uint8_t *q, const uint8_t *end,
+                                     int64_t *out)
+{
+    const uint8_t *digits;
+    uint64_t v = 0;
+    int neg = q < end && *q == '-';
+    q += neg;
+    digits = q;
+    if (q >= end || (uint8_t)(*q - '0') >= 10)
+        return NULL;
+    if (*q == '0')
+        q++;
+    else
+        while (q < end && (uint8_t)(*q - '0') < 10 && q - digits < 18)
+            v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q >= end || (uint8_t)(*q - '0') < 10 || *q == '.' ||
+        (*q | 0x20) == 'e')
+        return NULL;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return q;
 }
 
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
@@ -222,6 +318,7 @@ void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
     s->state = ST_TOP;
     s->val_node = -1;
     s->name_id = -1;
+    init_envelope(s);
 }
 
 int qmpf_in_message(const qmpf_scanner *s)
@@ -524,6 +621,59 @@ limits:
             s->bignum = 0;
             s->seconds = 0;
             s->micros = 0;
+            if (s->env_ok && (size_t)(end - p) > ENV_TS_LEN + 48 &&
+                memcmp(p, env_ts, ENV_TS_LEN) == 0) {
+                const uint8_t *sec_a = p + ENV_TS_LEN, *sec_b, *us_a, *us_b;
+                const uint8_t *name_a, *name_b, *q;
+                int64_t sec, us;
+                sec_b = env_int(sec_a, end, &sec);
+                if (!sec_b || (size_t)(end - sec_b) < ENV_US_LEN + 1 ||
+                    memcmp(sec_b, env_us, ENV_US_LEN) != 0)
+                    goto general;
+                us_a = sec_b + ENV_US_LEN;
+                us_b = env_int(us_a, end, &us);
+                if (!us_b || (size_t)(end - us_b) < ENV_EV_LEN + 1 ||
+                    memcmp(us_b, env_ev, ENV_EV_LEN) != 0)
+                    goto general;
+                name_a = us_b + ENV_EV_LEN;
+                name_b = skip_plain(name_a, end);
+                if (name_b >= end || *name_b != '"' ||
+                    name_b - name_a > QMPF_CAPTURE_MAX)
+                    goto general;
+                q = name_b + 1;
+                if ((uint64_t)(q - p) + ENV_DATA_LEN > s->max_size)
+                    goto general;
+#define ENV_SLOT(i, a, b, t)                                              \
+    do {                                                                   \
+        int32_t nd_ = s->env_nodes[i];                                     \
+        if (nd_ >= 0 && sc->nodes[nd_].slot >= 0) {                        \
+            uint32_t *sl_ = SLOT(nd_);                                     \
+            sl_[0] = (uint32_t)((a) - p);                                  \
+            sl_[1] = (uint32_t)((b) - p);                                  \
+            sl_[2] = (t);                                                  \
+        }                                                                  \
+    } while (0)
+                ENV_SLOT(ENV_TS, p + ENV_TS_VALUE, us_b + 1, QMPF_T_OBJECT);
+                ENV_SLOT(ENV_SEC, sec_a, sec_b, QMPF_T_INT);
+                ENV_SLOT(ENV_US, us_a, us_b, QMPF_T_INT);
+                ENV_SLOT(ENV_EVENT, name_a, name_b, QMPF_T_STR_ASCII);
+#undef ENV_SLOT
+                s->seconds = sec;
+                s->micros = us;
+                s->name_id = lookup(sc, QMPF_NAMES_PARENT, name_a,
+                                    (uint32_t)(name_b - name_a), end);
+                if ((size_t)(end - q) > ENV_DATA_LEN &&
+                    memcmp(q, env_data, ENV_DATA_LEN) == 0) {
+                    p = q + ENV_DATA_LEN;
+                    s->val_node = s->env_nodes[ENV_DATA];
+                    s->state = ST_VALUE;
+                } else {
+                    p = q;
+                    s->state = ST_AFTER;
+                }
+                goto limits;
+            }
+        general:
             s->state = ST_OBJ_FIRST;
             p++;
             goto limits;

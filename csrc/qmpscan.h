@@ -105,12 +105,12 @@ typedef struct {
 
 /*
  * Read-only tables shared by every scanner of one configuration.  Keys of
- * nodes and event names live in one hash table of uint32_t[6] entries:
+ * nodes and event names live in one hash table of uint32_t[8] entries:
  * (parent + 1, offset into pool, length, value, first 8 key bytes as two
- * words); event names use the parent QMPF_NAMES_PARENT and have their name
+ * words, last 8 bytes of a key longer than 8 as two words); event names use the parent QMPF_NAMES_PARENT and have their name
  * id as value.  Fill it with qmpf_table_insert only.
  */
-#define QMPF_ENTRY_WORDS 6
+#define QMPF_ENTRY_WORDS 8
 #define QMPF_NAMES_PARENT 0x7fffffffu
 typedef struct {
     const qmpf_node *nodes;
@@ -164,6 +164,11 @@ typedef struct {
     int64_t seconds, micros;
     int32_t bigts;
     int32_t bignum;
+
+    /* nodes of timestamp, seconds, microseconds, event and data, for the
+     * envelope fast lane; env_ok is 0 when the schema lacks them */
+    int32_t env_nodes[5];
+    int32_t env_ok;
 } qmpf_scanner;
 
 /* Hash of a key under a parent node; exposed so tables can be built. */

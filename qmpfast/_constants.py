@@ -70,7 +70,7 @@ FULL = 1
 ERROR = 2
 
 CAPTURE_MAX = 128
-ENTRY_WORDS = 6
+ENTRY_WORDS = 8
 NAMES_PARENT = 0x7FFFFFFF
 
 # What each error code means, for error messages.

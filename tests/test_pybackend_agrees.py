@@ -654,3 +654,74 @@ def test_split_message_costs_linear_time():
     big = min(run(65536) for _ in range(3))
     small = min(run(1024) for _ in range(3))
     assert small < 4 * big + 0.2, (big, small)
+
+
+# ---- the envelope fast lane ------------------------------------------------
+# The C scanner reads QEMU's own envelope ({"timestamp": {"seconds": S,
+# "microseconds": U}, "event": "NAME", "data": ...) by comparing constant
+# strings; every departure from it must give what the general path gives.
+
+ENVELOPE = (b'{"timestamp": {"seconds": 1732442400, "microseconds": 123456}, '
+            b'"event": "BLOCK_IO_ERROR", "data": {"device": "ide0-hd1", '
+            b'"server": {"host": "::1"}}}\r\n')
+_END_OF_ENVELOPE = ENVELOPE.index(b'{"device"')
+
+
+def _envelope_variants():
+    """Each byte of the envelope replaced, deleted or doubled, plus numbers
+    and names at the edges of what the fast lane takes."""
+    lines = []
+    for at in range(_END_OF_ENVELOPE + 1):
+        for byte in b' "0-9x\\}{,:\n\x80':
+            lines.append(ENVELOPE[:at] + bytes([byte]) + ENVELOPE[at + 1:])
+        lines.append(ENVELOPE[:at] + ENVELOPE[at + 1:])
+        lines.append(ENVELOPE[:at] + ENVELOPE[at:at + 1] + ENVELOPE[at:])
+    for number in BIG_NUMBERS[:18] + ["00", "01", "-", "-01", "1.", "2e"]:
+        for field in (b"1732442400", b"123456"):
+            lines.append(ENVELOPE.replace(field, number.encode(), 1))
+    for name in NAMES + ["", "X" * 128, "X" * 129, "STOP\\u0041", "caf\u00e9"]:
+        lines.append(ENVELOPE.replace(b"BLOCK_IO_ERROR", json.dumps(
+            name, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")))
+    lines.append(ENVELOPE.replace(b', "data": {"device": "ide0-hd1", '
+                                  b'"server": {"host": "::1"}}', b""))
+    lines.append(ENVELOPE.replace(b'}}}\r\n', b'}}, "event": "STOP"}\r\n'))
+    lines.append(ENVELOPE.replace(b'}}}\r\n', b'}}, "timestamp": 5}\r\n'))
+    lines.append(ENVELOPE.replace(b'"data": {', b'"data": [{', 1)
+                 .replace(b'}}}\r\n', b'}}]}\r\n'))
+    return lines
+
+
+@pytest.mark.parametrize("schema", sorted(SCHEMAS))
+def test_envelope_variants_agree(schema):
+    """Every variant of the envelope, each line also ending a good one."""
+    stream = b"".join(line + b"\n" + ENVELOPE for line in _envelope_variants())
+    assert_agree(SCHEMAS[schema], [stream], 4096)
+    assert_agree(SCHEMAS[schema], [stream], 3)
+
+
+@pytest.mark.parametrize("max_size,max_depth", [
+    (1 << 20, 1), (1 << 20, 2), (20, 64), (75, 64), (84, 64), (85, 64),
+    (86, 64), (95, 64)])
+def test_envelope_limits_agree(max_size, max_depth):
+    """Size and depth limits that fall inside the envelope."""
+    assert_agree(SCHEMAS["all"], [ENVELOPE * 3], 4096, max_size=max_size,
+                 max_depth=max_depth)
+
+
+def test_envelope_cut_anywhere_agrees():
+    """The envelope cut between chunks at every byte."""
+    stream = ENVELOPE * 2
+    for cut in range(1, _END_OF_ENVELOPE + 2):
+        assert_agree(SCHEMAS["keep"], [stream[:cut], stream[cut:]], 4096)
+
+
+def test_envelope_fast_lane_records():
+    """The records of QEMU's envelope carry the name id and timestamp."""
+    status, batch = C.Scanner(SCHEMAS["all"], 1 << 20, 64).scan(
+        ENVELOPE, 0, 16)
+    assert (status, batch.n) == (K.DONE, 1)
+    rec = batch.recs[:K.REC_FIELDS]
+    assert rec[K.R_TAG] == K.KIND_EVENT | (NAMES.index("BLOCK_IO_ERROR") + 1) << 8
+    assert (rec[K.R_SECONDS], rec[K.R_MICROS]) == (1732442400, 123456)
+    assert batch.value(0, SCHEMAS["all"].paths.index(("data", "device"))) \
+        == "ide0-hd1"
