@@ -621,6 +621,7 @@ limits:
             s->bignum = 0;
             s->seconds = 0;
             s->micros = 0;
+            s->skipped = 0;
             if (s->env_ok && (size_t)(end - p) > ENV_TS_LEN + 48 &&
                 memcmp(p, env_ts, ENV_TS_LEN) == 0) {
                 const uint8_t *sec_a = p + ENV_TS_LEN, *sec_b, *us_a, *us_b;
@@ -666,6 +667,15 @@ limits:
                     memcmp(q, env_data, ENV_DATA_LEN) == 0) {
                     p = q + ENV_DATA_LEN;
                     s->val_node = s->env_nodes[ENV_DATA];
+                    /* an event the filter drops: its data is only
+                     * validated, with no key lookups (a later duplicate
+                     * "event" key that makes it kept forces a rescan) */
+                    if (sc->keep && !s->noskip &&
+                        (s->name_id >= 0 ? !sc->keep[s->name_id]
+                                         : !sc->keep_unknown)) {
+                        s->val_node = -1;
+                        s->skipped = 1;
+                    }
                     s->state = ST_VALUE;
                 } else {
                     p = q;
@@ -1164,7 +1174,17 @@ limits:
                     r[QMPF_R_ERRPOS] = s->msg_start + AT(QMPF_ROLE_EVENT);
                 } else if (sc->keep && !longname &&
                            (nid >= 0 ? !sc->keep[nid] : !sc->keep_unknown)) {
+                    s->skipped = s->noskip = 0;
                     goto limits; /* filtered out: no record */
+                } else if (s->skipped) {
+                    /* kept after all (a duplicate "event" key): read the
+                     * message again, matching every key; it starts in
+                     * this buffer, as the caller keeps bytes from
+                     * keep_from */
+                    s->skipped = 0;
+                    s->noskip = 1;
+                    p = buf + (s->msg_start - base);
+                    goto limits;
                 } else if (TY(QMPF_ROLE_TIMESTAMP) != QMPF_T_OBJECT ||
                            TY(QMPF_ROLE_SECONDS) != QMPF_T_INT ||
                            TY(QMPF_ROLE_MICROS) != QMPF_T_INT) {
@@ -1203,6 +1223,7 @@ limits:
             }
 #undef TY
 #undef AT
+            s->noskip = 0;
             if (code) {
                 r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << 8);
                 n++;
@@ -1250,6 +1271,7 @@ fail: {
                     ((int64_t)(*errp + 1) << 16);
     r[QMPF_R_ERRPOS] = ABS(errp);
     n++;
+    s->noskip = 0;
     /* resume after the first line break after where the bad message began */
     if (q) {
         p = q + 1;

@@ -169,6 +169,10 @@ typedef struct {
      * envelope fast lane; env_ok is 0 when the schema lacks them */
     int32_t env_nodes[5];
     int32_t env_ok;
+    /* data of a message the filter drops was read without matching its
+     * keys (skipped); a message rescanned with that off (noskip) */
+    int32_t skipped;
+    int32_t noskip;
 } qmpf_scanner;
 
 /* Hash of a key under a parent node; exposed so tables can be built. */

@@ -725,3 +725,26 @@ def test_envelope_fast_lane_records():
     assert (rec[K.R_SECONDS], rec[K.R_MICROS]) == (1732442400, 123456)
     assert batch.value(0, SCHEMAS["all"].paths.index(("data", "device"))) \
         == "ide0-hd1"
+
+
+def test_filtered_data_read_again_when_kept_after_all():
+    """The C scanner reads the data of an event the filter drops without
+    matching keys; a later duplicate "event" key that makes it kept must
+    still give every extracted member (the message is read again)."""
+    dropped = ENVELOPE.replace(b"BLOCK_IO_ERROR", b"RESUME")
+    kept_late = dropped.replace(b'}}}\r\n', b'}}, "event": "STOP"}\r\n')
+    dropped_late = ENVELOPE.replace(b'}}}\r\n', b'}}, "event": "RESUME"}\r\n')
+    stream = dropped + kept_late + dropped_late + kept_late + ENVELOPE
+    for max_records in (4096, 1, 2):
+        assert_agree(SCHEMAS["keep"], [stream], max_records)
+    names = {NAMES.index("STOP") + 1: "STOP",
+             NAMES.index("BLOCK_IO_ERROR") + 1: "BLOCK_IO_ERROR"}
+    status, batch = C.Scanner(SCHEMAS["keep"], 1 << 20, 64).scan(
+        stream, 0, 16)
+    device = SCHEMAS["keep"].paths.index(("data", "device"))
+    host = SCHEMAS["keep"].paths.index(("data", "server", "host"))
+    got = [(names[batch.recs[i * K.REC_FIELDS + K.R_TAG] >> 8],
+            batch.value(i, device), batch.value(i, host))
+           for i in range(batch.n)]
+    assert got == [("STOP", "ide0-hd1", "::1")] * 2 + [
+        ("BLOCK_IO_ERROR", "ide0-hd1", "::1")]
