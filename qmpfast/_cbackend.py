@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from . import _constants as K
 from ._qmpscan import ffi, lib
-from .values import MISSING, decode_span, loads, std_loads
+from .schema import S_DATA
+from .values import MISSING, decode_span, fast_loads, loads, std_loads
+
+_DATA_WORDS = S_DATA * K.SLOT_WORDS
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
 
@@ -122,6 +125,20 @@ class Batch:
         return decode_span(self.buf, t, off + sl[k], off + sl[k + 1],
                            std_loads if self.recs[j + K.R_TAG] & K.TAG_BIGNUM
                            else loads)
+
+    def data(self, i):
+        """The ``data`` member decoded (``{}`` when absent): the one value
+        the "full" job reads per event, so its usual case (an object, no
+        integer beyond 64 bits) is one slice and one loader call."""
+        k = i * self._nw + _DATA_WORDS
+        sl = self._slots
+        j = i * K.REC_FIELDS
+        recs = self.recs
+        if sl[k + 2] == K.T_OBJECT and not recs[j + K.R_TAG] & K.TAG_BIGNUM:
+            off = recs[j] - self.base
+            return fast_loads(self.buf[off + sl[k]:off + sl[k + 1]])
+        value = self.value(i, S_DATA)
+        return {} if value is MISSING else value
 
     def obj(self, i):
         if self.recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_BIGNUM:

@@ -31,6 +31,7 @@ import re
 from json.scanner import make_scanner as _make_scanner
 
 from . import _constants as K
+from .schema import S_DATA
 from .values import MISSING, std_loads
 
 # scanner states, as in qmpscan.c; from _OBJ_FIRST on: inside a message.
@@ -212,6 +213,13 @@ class Batch:
         if type(d) is dict or type(d) is list:
             self._objs[i] = None  # handed out
         return d
+
+    def data(self, i):
+        """The ``data`` member (``{}`` when absent)."""
+        d = self._walk(i, S_DATA)
+        if type(d) is dict or type(d) is list:
+            self._objs[i] = None  # handed out
+        return {} if d is MISSING else d
 
     def obj(self, i):
         d = self._objs[i]

@@ -112,12 +112,8 @@ class Event(Message):
     def data(self):
         """The ``data`` member as a dict (``{}`` when absent), decoded once."""
         value = self._d
-        if value is not None:
-            return value
-        value = self._b.value(self._i, S_DATA)
-        if value is MISSING:
-            value = {}
-        self._d = value
+        if value is None:
+            value = self._d = self._b.data(self._i)
         return value
 
     def _stamp(self):

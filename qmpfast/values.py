@@ -72,8 +72,11 @@ try:  # pragma: no cover - depends on what is installed
             return std_loads(data)
 
     FAST_LOADS = "orjson"
+    # for spans the scanner has validated and found free of integers
+    # beyond 64 bits, where orjson cannot fail: no wrapper frame
+    fast_loads = _orjson.loads
 except ImportError:  # pragma: no cover
-    loads = std_loads
+    loads = fast_loads = std_loads
     FAST_LOADS = "json"
 
 
