@@ -278,25 +278,60 @@ static void init_envelope(qmpf_scanner *s)
     }
 }
 
+#ifdef QMPF_SWAR
+/* How many of the 8 bytes of w (first byte lowest) are ASCII digits before
+ * the first that is not. */
+static inline unsigned leading_digits(uint64_t w)
+{
+    uint64_t x = w ^ (ONES * '0'); /* digits become 0..9 */
+    uint64_t bad = (((x & (ONES * 0x7F)) + ONES * 0x76) | x) & HIGHS;
+    return bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+}
+
+/* The value of the first k (1..8) bytes of w, all ASCII digits. */
+static inline uint64_t digits_value(uint64_t w, unsigned k)
+{
+    w = (w - ONES * '0') << (8 * (8 - k)); /* leading zeros pad it to 8 */
+    w = w * 10 + (w >> 8);                 /* pairs */
+    w = (((w & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((w >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+        32;
+    return w;
+}
+#endif
+
 /* An integer of up to 18 digits at q, ended by a byte that cannot extend
  * it; the byte after it, or NULL (the general path then decides). */
 static inline const uint8_t *env_int(const uint8_t *q, const uint8_t *end,
                                      int64_t *out)
 {
+    static const uint64_t pow10[9] = {1,      10,      100,      1000,
+                                      10000,  100000,  1000000,  10000000,
+                                      100000000};
     const uint8_t *digits;
     uint64_t v = 0;
     int neg = q < end && *q == '-';
     q += neg;
     digits = q;
-    if (q >= end || (uint8_t)(*q - '0') >= 10)
+#ifdef QMPF_SWAR
+    while (end - q >= 8) {
+        uint64_t w;
+        unsigned k;
+        memcpy(&w, q, 8);
+        k = leading_digits(w);
+        if (k) {
+            v = v * pow10[k] + digits_value(w, k);
+            q += k;
+        }
+        if (k < 8 || q - digits > 18)
+            break;
+    }
+#endif
+    while (q < end && (uint8_t)(*q - '0') < 10 && q - digits <= 18)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1))
         return NULL;
-    if (*q == '0')
-        q++;
-    else
-        while (q < end && (uint8_t)(*q - '0') < 10 && q - digits < 18)
-            v = v * 10 + (uint64_t)(*q++ - '0');
-    if (q >= end || (uint8_t)(*q - '0') < 10 || *q == '.' ||
-        (*q | 0x20) == 'e')
+    if (q >= end || *q == '.' || (*q | 0x20) == 'e')
         return NULL;
     *out = neg ? -(int64_t)v : (int64_t)v;
     return q;
