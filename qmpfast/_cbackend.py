@@ -15,6 +15,10 @@ from .values import MISSING, decode_span, fast_loads, loads, std_loads
 _DATA_WORDS = S_DATA * K.SLOT_WORDS
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
+_qmpf_scan = lib.qmpf_scan
+_qmpf_keep_from = lib.qmpf_keep_from
+_from_buffer = ffi.from_buffer
+_U8 = ffi.typeof("uint8_t[]")
 
 
 class _CTables:
@@ -96,7 +100,9 @@ class Batch:
     def raw(self, i):
         j = i * K.REC_FIELDS
         base = self.base
-        return self.buf[self.recs[j] - base:self.recs[j + 1] - base]
+        raw = self.buf[self.recs[j] - base:self.recs[j + 1] - base]
+        # ``buf`` may be the decoder's bytearray, handed over to the batch
+        return raw if type(raw) is bytes else bytes(raw)
 
     def span(self, i, slot):
         """(type, start, end) of a slot's value in ``buf``."""
@@ -188,22 +194,36 @@ class Scanner:
 
         Returns (status, Batch).
         """
-        nw = self._nw
+        status, n, _ = self.scan_count(buf, base, max_records)
+        return status, self.batch(buf, base, n)
+
+    def scan_count(self, buf, base, max_records):
+        """``scan`` without the Batch: returns (status, number of records,
+        keep_from).
+
+        ``batch(buf, base, n)`` then gives the records, before the next
+        scan; the decoder's path for a chunk that completes nothing stops
+        at the count.
+        """
         if max_records > self._room or not self._room:
             # scratch arrays reused by every call; a batch keeps a copy of
             # only the part it filled (fresh large allocations would cost a
             # page fault per 4 KiB on every chunk)
             self._room = max(1, max_records)
             self._recs = _alloc("int64_t[]", self._room * K.REC_FIELDS)
-            self._slots = _alloc("uint32_t[]", max(1, self._room * nw))
-        status = lib.qmpf_scan(self._s, ffi.from_buffer("uint8_t[]", buf),
-                               len(buf), base, self._recs, self._slots,
-                               max_records, self._n)
-        n = self._n[0]
+            self._slots = _alloc("uint32_t[]", max(1, self._room * self._nw))
+        s = self._s
+        status = _qmpf_scan(s, _from_buffer(_U8, buf), len(buf), base,
+                            self._recs, self._slots, max_records, self._n)
+        return status, self._n[0], _qmpf_keep_from(s)
+
+    def batch(self, buf, base, n):
+        """The Batch of the ``n`` records of the last ``scan_count``."""
+        nw = self._nw
         # copies of just the filled parts, as int64 / uint32 views: fields
         # become Python ints only when read
         recs = memoryview(
             ffi.buffer(self._recs, max(1, n) * K.REC_FIELDS * 8)[:]).cast("q")
         view = memoryview(
             ffi.buffer(self._slots, max(1, n * nw) * 4)[:]).cast("I")
-        return status, Batch(buf, base, recs, n, view, nw)
+        return Batch(buf, base, recs, n, view, nw)

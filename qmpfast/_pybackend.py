@@ -178,7 +178,9 @@ class Batch:
     def raw(self, i):
         j = i * K.REC_FIELDS
         base = self.base
-        return self.buf[self.recs[j] - base:self.recs[j + 1] - base]
+        raw = self.buf[self.recs[j] - base:self.recs[j + 1] - base]
+        # ``buf`` may be the decoder's bytearray, handed over to the batch
+        return raw if type(raw) is bytes else bytes(raw)
 
     def span(self, i, slot):
         raise NotImplementedError("the pure-Python backend has no spans")
@@ -331,6 +333,18 @@ class Scanner:
     @property
     def message_start(self):
         return self._msg_start
+
+    def scan_count(self, buf, base, max_records):
+        """``scan`` without the Batch: returns (status, number of records,
+        keep_from); ``batch(buf, base, n)`` gives the records, before the
+        next scan."""
+        status, self._batch = self.scan(buf, base, max_records)
+        return status, self._batch.n, self.keep_from
+
+    def batch(self, buf, base, n):
+        """The Batch of the last ``scan_count``."""
+        batch, self._batch = self._batch, None
+        return batch
 
     def scan(self, buf, base, max_records):
         """Scan ``buf`` (bytes at stream offset ``base``) from ``pos``.

@@ -2,7 +2,11 @@
 
 ``Decoder.feed`` hands each chunk to the backend's scanner in one call, keeps
 only the bytes of a message still in progress, and turns each batch of
-records into message objects in one pass.  Errors come back as records too:
+records into message objects in one pass.  A chunk that goes on with a
+message in progress and completes nothing costs one scanner call and no
+batch, so a big message fed in small chunks costs little more than in one
+piece; the messages a pending buffer completes keep that buffer as their
+bytes (it is never changed again) instead of a copy of it.  Errors come back as records too:
 with ``on_error="raise"`` the first one is raised (carrying the messages
 decoded before it, so nothing is lost, and leaving the bytes after it for
 the next call); with ``on_error="skip"`` it is appended to ``errors`` and
@@ -177,15 +181,30 @@ class Decoder:
             data = bytes(data)
         scanner = self._scanner
         pending = self._pending
+        first = None
         if pending is not None:
             pending += data
             buf = pending
             base = self._pending_base
+            if not self._backlog and self._deferred is None:
+                # A chunk that goes on with a message in progress, as every
+                # chunk of a big message does: when it completes nothing,
+                # return at once, without building a batch.
+                max_records = len(data) // 48 + 16
+                if max_records > 4096:
+                    max_records = 4096
+                status, n, keep = scanner.scan_count(pending, base,
+                                                     max_records)
+                if not n and status == K.DONE:
+                    if keep != base:  # a filtered event ended, say
+                        self._keep(pending, base, False)
+                    return []
+                first = status, scanner.batch(pending, base, n)
         else:
             buf = data
             base = scanner.pos
         out = []
-        frozen = None
+        shared = False  # whether a batch holds ``pending`` as its bytes
         factories = self._factories
         filtering = self._schema.keep is not None
         try:
@@ -197,16 +216,19 @@ class Decoder:
                 err.messages = out
                 raise err
             while True:
-                max_records = (len(buf) + base - scanner.pos) // 48 + 16
-                if max_records > 4096:
-                    max_records = 4096
-                status, batch = scanner.scan(buf, base, max_records)
+                if first is not None:
+                    (status, batch), first = first, None
+                else:
+                    max_records = (len(buf) + base - scanner.pos) // 48 + 16
+                    if max_records > 4096:
+                        max_records = 4096
+                    status, batch = scanner.scan(buf, base, max_records)
                 n = batch.n
                 if n:
-                    if buf is pending:
-                        if frozen is None:
-                            frozen = bytes(pending)
-                        batch.buf = frozen
+                    # The messages keep ``pending`` itself as their bytes
+                    # (no copy): from here on it is never changed, and
+                    # _keep starts a new one for the bytes still needed.
+                    shared = shared or buf is pending
                     recs = batch.recs
                     bad = None
                     if status == K.ERROR:
@@ -214,7 +236,7 @@ class Decoder:
                         bad = _error_from_record(batch, n, self.source)
                         recs = recs[:n * K.REC_FIELDS]
                     if n:
-                        first = len(out)
+                        first_new = len(out)
                         out += map(_call,
                                    map(factories.__getitem__,
                                        recs[K.R_TAG::K.REC_FIELDS]),
@@ -222,8 +244,8 @@ class Decoder:
                                    recs[K.R_MICROS::K.REC_FIELDS],
                                    repeat(batch, n), range(n))
                         if filtering and None in out:  # long names
-                            out[first:] = [m for m in out[first:]
-                                           if m is not None]
+                            out[first_new:] = [m for m in out[first_new:]
+                                               if m is not None]
                         if self.strict:
                             try:
                                 out = self._check(out, len(out) - n)
@@ -240,7 +262,7 @@ class Decoder:
                 if status == K.DONE:
                     break
         finally:
-            self._keep(buf, base)
+            self._keep(buf, base, shared)
         return out
 
     def _check(self, out, first):
@@ -263,11 +285,16 @@ class Decoder:
             kept.append(msg)
         return kept
 
-    def _keep(self, buf, base):
+    def _keep(self, buf, base, shared):
+        """Keep the bytes from the scanner's ``keep_from`` on for the next
+        call (``shared``: a batch holds ``buf``, which must not change)."""
         keep = self._scanner.keep_from
         end = base + len(buf)
         if keep >= end:
             self._pending = None
+        elif shared:
+            self._pending = buf[keep - base:]  # a new bytearray
+            self._pending_base = keep
         elif buf is self._pending:
             if keep > base:
                 del buf[:keep - base]
