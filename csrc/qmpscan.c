@@ -45,6 +45,12 @@ static inline uint64_t string_specials(uint64_t v)
 }
 #endif
 
+#if defined(__GNUC__)
+#define QMPF_INLINE __attribute__((always_inline))
+#else
+#define QMPF_INLINE
+#endif
+
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
 #define QMPF_SSE2 1
@@ -254,6 +260,25 @@ static const char env_data[] = ", \"data\": ";
 #define ENV_DATA_LEN (sizeof(env_data) - 1)
 #define ENV_TS_VALUE 14 /* offset of the timestamp's '{' */
 enum { ENV_TS, ENV_SEC, ENV_US, ENV_EVENT, ENV_DATA };
+
+/* Whether the n >= 8 bytes at p are those of lit: word compares that the
+ * compiler unrolls for a constant n, where memcmp would be a call. */
+static inline int same_bytes(const uint8_t *p, const char *lit, size_t n)
+{
+    uint64_t a, b, diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lit + i, 8);
+        diff |= a ^ b;
+    }
+    if (i < n) { /* the last 8 bytes, overlapping */
+        memcpy(&a, p + n - 8, 8);
+        memcpy(&b, lit + n - 8, 8);
+        diff |= a ^ b;
+    }
+    return diff == 0;
+}
 
 static void init_envelope(qmpf_scanner *s)
 {
@@ -658,18 +683,18 @@ limits:
             s->micros = 0;
             s->skipped = 0;
             if (s->env_ok && (size_t)(end - p) > ENV_TS_LEN + 48 &&
-                memcmp(p, env_ts, ENV_TS_LEN) == 0) {
+                same_bytes(p, env_ts, ENV_TS_LEN)) {
                 const uint8_t *sec_a = p + ENV_TS_LEN, *sec_b, *us_a, *us_b;
                 const uint8_t *name_a, *name_b, *q;
                 int64_t sec, us;
                 sec_b = env_int(sec_a, end, &sec);
                 if (!sec_b || (size_t)(end - sec_b) < ENV_US_LEN + 1 ||
-                    memcmp(sec_b, env_us, ENV_US_LEN) != 0)
+                    !same_bytes(sec_b, env_us, ENV_US_LEN))
                     goto general;
                 us_a = sec_b + ENV_US_LEN;
                 us_b = env_int(us_a, end, &us);
                 if (!us_b || (size_t)(end - us_b) < ENV_EV_LEN + 1 ||
-                    memcmp(us_b, env_ev, ENV_EV_LEN) != 0)
+                    !same_bytes(us_b, env_ev, ENV_EV_LEN))
                     goto general;
                 name_a = us_b + ENV_EV_LEN;
                 name_b = skip_plain(name_a, end);
@@ -699,7 +724,7 @@ limits:
                 s->name_id = lookup(sc, QMPF_NAMES_PARENT, name_a,
                                     (uint32_t)(name_b - name_a), end);
                 if ((size_t)(end - q) > ENV_DATA_LEN &&
-                    memcmp(q, env_data, ENV_DATA_LEN) == 0) {
+                    same_bytes(q, env_data, ENV_DATA_LEN)) {
                     p = q + ENV_DATA_LEN;
                     s->val_node = s->env_nodes[ENV_DATA];
                     /* an event the filter drops: its data is only
@@ -753,6 +778,11 @@ limits:
                                                (uint32_t)(q - k), end)
                                       : -1;
                     p = q + 1;
+                    if (p < end && *p == ':') { /* the usual ": " */
+                        p += 1 + (p + 1 < end && p[1] == ' ');
+                        s->state = ST_VALUE;
+                        goto value;
+                    }
                     while (p < end && is_ws[*p])
                         p++;
                     if (p < end && *p == ':') {
@@ -1158,6 +1188,7 @@ limits:
             if (c == ',') {
                 p++;
                 if (s->kinds[s->depth]) {
+                    p += p < end && *p == ' '; /* the usual ", " */
                     s->state = ST_OBJ_KEY;
                     goto key;
                 }
