@@ -155,6 +155,9 @@ def _has_bignum(text, start):
     return bool(found)
 
 
+_NO_DATA = object()
+
+
 class Batch:
     """The records of one scan call and the bytes they point into.
 
@@ -218,10 +221,14 @@ class Batch:
 
     def data(self, i):
         """The ``data`` member (``{}`` when absent)."""
-        d = self._walk(i, S_DATA)
-        if type(d) is dict or type(d) is list:
-            self._objs[i] = None  # handed out
-        return {} if d is MISSING else d
+        d = self._objs[i]
+        if d is None:
+            d = self._tree(i)
+            if d is MISSING:
+                return {}
+        self._objs[i] = None  # handed out
+        d = d.get(self._paths[S_DATA][0], _NO_DATA)
+        return {} if d is _NO_DATA else d
 
     def obj(self, i):
         d = self._objs[i]
