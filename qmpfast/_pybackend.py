@@ -154,6 +154,9 @@ def _has_bignum(text, start):
     return bool(found)
 
 
+_CONTAINERS = frozenset((dict, list))
+
+
 class Batch:
     """The records of one scan call and the bytes they point into.
 
@@ -210,6 +213,21 @@ class Batch:
         """The decoded value at a slot's path, or MISSING."""
         d = self._walk(i, slot)
         if type(d) is dict or type(d) is list:
+            self._objs[i] = None  # handed out
+        return d
+
+    def peek_object(self, i, slot):
+        """The object at a slot, for the caller to read members from and
+        keep them; None when the value there is not an object.
+
+        An object of scalars is the parsed one, which stays here (its
+        members cannot change); one holding arrays or objects is handed
+        out, as by ``value()``.
+        """
+        d = self._walk(i, slot)
+        if type(d) is not dict:
+            return None
+        if not _CONTAINERS.isdisjoint(map(type, d.values())):
             self._objs[i] = None  # handed out
         return d
 
