@@ -20,6 +20,13 @@ _qmpf_keep_from = lib.qmpf_keep_from
 _from_buffer = ffi.from_buffer
 _U8 = ffi.typeof("uint8_t[]")
 
+# Batch.peek_object() decodes objects up to this size whole: beyond it,
+# reading a few members' slots costs less than decoding the object.
+PEEK_OBJECT_MAX = 2048
+
+_SLOT_WORDS, _T_OBJECT, _REC_FIELDS, _R_TAG, _TAG_BIGNUM = (
+    K.SLOT_WORDS, K.T_OBJECT, K.REC_FIELDS, K.R_TAG, K.TAG_BIGNUM)
+
 
 class _CTables:
     """A Schema frozen into the C tables (kept alive with the scanner)."""
@@ -145,6 +152,27 @@ class Batch:
             return fast_loads(self.buf[off + sl[k]:off + sl[k + 1]])
         value = self.value(i, S_DATA)
         return {} if value is MISSING else value
+
+    def peek_object(self, i, slot):
+        """The JSON object at a slot decoded whole (a new dict, the
+        caller's), for reading members from; None when the value there is
+        not an object, or is too large for decoding it whole to beat
+        reading member slots."""
+        k = i * self._nw + slot * _SLOT_WORDS
+        sl = self._slots
+        if sl[k + 2] != _T_OBJECT:
+            return None
+        start = sl[k]
+        end = sl[k + 1]
+        if end - start > PEEK_OBJECT_MAX:
+            return None
+        j = i * _REC_FIELDS
+        recs = self.recs
+        off = recs[j] - self.base
+        data = self.buf[off + start:off + end]
+        if recs[j + _R_TAG] & _TAG_BIGNUM:
+            return std_loads(data)
+        return fast_loads(data)
 
     def obj(self, i):
         if self.recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_BIGNUM:

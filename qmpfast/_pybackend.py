@@ -157,6 +157,8 @@ def _has_bignum(text, start):
 
 _NO_DATA = object()
 
+_CONTAINERS = frozenset((dict, list))
+
 
 class Batch:
     """The records of one scan call and the bytes they point into.
@@ -229,6 +231,21 @@ class Batch:
         self._objs[i] = None  # handed out
         d = d.get(self._paths[S_DATA][0], _NO_DATA)
         return {} if d is _NO_DATA else d
+
+    def peek_object(self, i, slot):
+        """The object at a slot, for the caller to read members from and
+        keep them; None when the value there is not an object.
+
+        An object of scalars is the parsed one, which stays here (its
+        members cannot change); one holding arrays or objects is handed
+        out, as by ``value()``.
+        """
+        d = self._walk(i, slot)
+        if type(d) is not dict:
+            return None
+        if not _CONTAINERS.isdisjoint(map(type, d.values())):
+            self._objs[i] = None  # handed out
+        return d
 
     def obj(self, i):
         d = self._objs[i]

@@ -9,8 +9,11 @@ unions pick their branch by tag, absent optional members read as ``None``
 and enum values come out as interned ``str``.
 
 For the seven events of the original QMP documentation the scanner extracts
-each member's bytes in its own pass (``EXTRACTED_PATHS``), so reading
-``ev.device`` decodes a few bytes and never all of ``data``.  Other events
+each member's bytes in its own pass (``EXTRACTED_PATHS``).  The first
+attribute read of such an event reads all its members at once and keeps
+them: from ``data`` decoded whole when it is small (the usual case, and the
+cheapest way to get several members), else from each member's own bytes,
+so that a huge ``data`` is never decoded for a few members.  Other events
 decode ``data`` once, on the first attribute read.
 """
 
@@ -22,6 +25,7 @@ import os
 import sys
 
 from .messages import Event
+from .schema import S_DATA, Schema
 from .values import MISSING
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -162,49 +166,134 @@ def convert(typ, value):
     return value
 
 
-def _vnc_member(k, enum=False):
-    """Getter of the k-th member of a VncInfo: one call into the batch."""
-    if enum:
-        def get(self):
-            value = self._b.value(self._i, self._s + k)
+# How an extracted member's value is read: as it is, as an interned enum
+# value, or as a VncInfo when it is an object.
+_PLAIN, _ENUM, _VNC = range(3)
+_VNC_TYPES = ("VncServerInfo", "VncClientInfo", "VncBasicInfo")
+
+
+class _Members:
+    """How to read the extracted members of one JSON object (an event's
+    ``data``, the ``server`` or ``client`` of a VNC event) all at once.
+
+    A small object is decoded whole, once (``Batch.peek_object``), and its
+    members are picked from it: cheaper than reading their slots one by one
+    from three members on, or when members are objects themselves.  Others,
+    a large object, or a value that is not an object, are read member slot
+    by member slot.  Either way absent members and nulls read as None and
+    enum values as interned str.
+    """
+
+    __slots__ = ("members", "keys", "enums", "vncs", "whole")
+
+    def __init__(self, members):
+        self.members = members  # (key, slot offset, kind) per member
+        self.keys = tuple(key for key, _offset, _kind in members)
+        self.enums = tuple(n for n, (_key, _offset, kind)
+                           in enumerate(members) if kind == _ENUM)
+        self.vncs = tuple((n, offset) for n, (_key, offset, kind)
+                          in enumerate(members) if kind == _VNC)
+        self.whole = len(members) >= 3 or bool(self.vncs)
+
+    def read(self, batch, index, slot, obj=None):
+        """The members' values (a list) of the object at ``slot``; ``obj``
+        is that object from ``peek_object``, when already at hand."""
+        if obj is None and self.whole:
+            obj = batch.peek_object(index, slot)
+        if obj is None:
+            return self.read_slots(batch, index, slot)
+        values = list(map(obj.get, self.keys))
+        for n, offset in self.vncs:
+            value = values[n]
+            if type(value) is dict:
+                values[n] = VncInfo(batch, index, slot + offset, value)
+        for n in self.enums:
+            value = values[n]
             if type(value) is str:
-                return sys.intern(value)
-            return None if value is MISSING else value
-    else:
-        def get(self):
-            value = self._b.value(self._i, self._s + k)
-            return None if value is MISSING else value
-    return get
+                values[n] = sys.intern(value)
+        return values
+
+    def read_slots(self, batch, index, slot):
+        """The same, read member slot by member slot."""
+        values = []
+        for _key, offset, kind in self.members:
+            mslot = slot + offset
+            if kind == _VNC and batch.is_object(index, mslot):
+                value = VncInfo(batch, index, mslot)
+            else:
+                value = batch.value(index, mslot)
+                if value is MISSING:
+                    value = None
+                elif kind == _ENUM and type(value) is str:
+                    value = sys.intern(value)
+            values.append(value)
+        return values
+
+
+def _vnc_members():
+    """The members of a VncInfo, which sit at the same slot offsets below
+    ``server`` and ``client``."""
+    slot_of = Schema(paths=EXTRACTED_PATHS).slot_of
+    members = None
+    for parent in ("server", "client"):
+        base = slot_of[("data", parent)]
+        these = tuple((m, slot_of[("data", parent, m)] - base,
+                       _ENUM if m in ("family", "auth") else _PLAIN)
+                      for m in VNC_INFO_MEMBERS)
+        assert members in (None, these), "server and client slots differ"
+        members = these
+    return _Members(members)
 
 
 class VncInfo:
     """``server`` or ``client`` of a VNC event, read from extracted slots.
 
-    Each attribute decodes only its own bytes; members added by newer QEMUs
-    (``websocket``) and the ones only VNC_INITIALIZED carries
-    (``x509_dname``, ``sasl_username``) read as ``None`` when absent.
+    Its members are read together when the event's ``server`` or
+    ``client`` is first read.  Members added by newer QEMUs (``websocket``)
+    and the ones only VNC_INITIALIZED carries (``x509_dname``,
+    ``sasl_username``) read as ``None`` when absent.
     """
 
-    __slots__ = ("_b", "_i", "_s")
+    __slots__ = {
+        "_b": "the batch", "_i": "the record index",
+        "_s": "the slot of the object",
+        "host": "IP address or path",
+        "service": "port number",
+        "family": "address family: ipv4, ipv6, unix, vsock, unknown",
+        "auth": "authentication method (servers)",
+        "websocket": "whether it is a websocket (QEMU >= 2.3)",
+        "x509_dname": "TLS dname",
+        "sasl_username": "SASL user name",
+    }
+    _members = None  # a _Members, set below
 
-    def __init__(self, batch, index, first_slot):
+    def __init__(self, batch, index, slot, obj=None):
+        """The object at ``slot``; ``obj`` is it from ``peek_object``, when
+        already at hand."""
         self._b = batch
         self._i = index
-        self._s = first_slot
-
-    host = property(_vnc_member(0), doc="IP address or path")
-    service = property(_vnc_member(1), doc="port number")
-    family = property(_vnc_member(2, True),
-                      doc="address family: ipv4, ipv6, unix, vsock, unknown")
-    auth = property(_vnc_member(3, True),
-                    doc="authentication method (servers)")
-    websocket = property(_vnc_member(4),
-                         doc="whether it is a websocket (QEMU >= 2.3)")
-    x509_dname = property(_vnc_member(5), doc="TLS dname")
-    sasl_username = property(_vnc_member(6), doc="SASL user name")
+        self._s = slot
+        if obj is None:
+            obj = batch.peek_object(index, slot)
+            if obj is None:  # too large to decode whole
+                (self.host, self.service, self.family, self.auth,
+                 self.websocket, self.x509_dname, self.sasl_username) = \
+                    self._members.read_slots(batch, index, slot)
+                return
+        # what _Members.read does, written out: VncInfo objects are many
+        get = obj.get
+        self.host = get("host")
+        self.service = get("service")
+        family = get("family")
+        self.family = sys.intern(family) if type(family) is str else family
+        auth = get("auth")
+        self.auth = sys.intern(auth) if type(auth) is str else auth
+        self.websocket = get("websocket")
+        self.x509_dname = get("x509_dname")
+        self.sasl_username = get("sasl_username")
 
     def to_dict(self):
-        value = self._b.value(self._i, self._s - 1)
+        value = self._b.value(self._i, self._s)
         return None if value is MISSING else value
 
     def __eq__(self, other):
@@ -223,8 +312,7 @@ class VncInfo:
         return f"VncInfo({', '.join(parts)})"
 
 
-def _intern(value):
-    return sys.intern(value) if isinstance(value, str) else value
+VncInfo._members = _vnc_members()
 
 
 # ---- event classes ---------------------------------------------------------
@@ -238,24 +326,35 @@ def _data_getter(key, typ):
     return get
 
 
-def _slot_getter(slot, typ):
-    if typ in ENUMS:
-        def get(self):
-            value = self._b.value(self._i, slot)
-            return None if value is MISSING else _intern(value)
-    else:
-        def get(self):
-            value = self._b.value(self._i, slot)
-            return None if value is MISSING else value
-    return get
+class _ExtractedEvent(Event):
+    """Base of the classes of the documented events, whose members the
+    scanner extracts.
+
+    The first member read reads them all (``_Members.read``: one decode of
+    a small ``data``) into a list kept in ``_v``; every read after that, of
+    any member, is an index into it and returns the same object.  Events
+    whose members are never read carry just ``_v = None``.
+    """
+
+    __slots__ = ("_v",)
+    _extracted = _Members(())  # the members, offsets from "data"
+
+    def __init__(self, seconds, microseconds, batch, index):
+        self.seconds = seconds
+        self.microseconds = microseconds
+        self._b = batch
+        self._i = index
+        self._d = None
+        self._v = None
 
 
-def _vnc_getter(slot):
+def _extracted_getter(k):
     def get(self):
-        if not self._b.is_object(self._i, slot):
-            value = self._b.value(self._i, slot)
-            return None if value is MISSING else value
-        return VncInfo(self._b, self._i, slot + 1)
+        values = self._v
+        if values is None:
+            values = self._v = self._extracted.read(self._b, self._i,
+                                                    S_DATA)
+        return values[k]
     return get
 
 
@@ -304,15 +403,16 @@ def make_event_class(event, slot_of=None):
     ns = {"__slots__": (), "__module__": __name__, "name": event,
           "members": {}}
     scalars = []
+    extracted = []
     for key, info in spec["members"].items():
         attr = attr_name(key)
         typ = info["type"]
         slot = slot_of.get(("data", key), -1) if slot_of else -1
-        if slot >= 0 and typ in ("VncServerInfo", "VncClientInfo",
-                                 "VncBasicInfo"):
-            getter = _vnc_getter(slot)
-        elif slot >= 0 and typ not in STRUCTS:
-            getter = _slot_getter(slot, typ)
+        if slot >= 0 and (typ in _VNC_TYPES or typ not in STRUCTS):
+            kind = (_VNC if typ in _VNC_TYPES else
+                    _ENUM if typ in ENUMS else _PLAIN)
+            getter = _extracted_getter(len(extracted))
+            extracted.append((key, slot - slot_of[("data",)], kind))
         else:
             getter = _data_getter(key, typ)
         ns[attr] = property(getter, doc=f"{key}: {typ}"
@@ -327,11 +427,13 @@ def make_event_class(event, slot_of=None):
                                  if event in REPR_MEMBERS else shown)
     ns["__doc__"] = (f"QMP event {event} (since QEMU {spec.get('since')}, "
                      f"{spec.get('source')}).")
+    if extracted:
+        ns["_extracted"] = _Members(tuple(extracted))
+        return type(class_name(event), (_ExtractedEvent,), ns)
     return type(class_name(event), (Event,), ns)
 
 
 def _build_classes():
-    from .schema import Schema
     slot_of = Schema(paths=EXTRACTED_PATHS).slot_of
     classes = {}
     for event in EVENTS:

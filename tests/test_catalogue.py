@@ -296,3 +296,80 @@ def test_type_checkers_know_the_attribute_types(tmp_path):
     assert 'Revealed type is "builtins.str"' in out or \
         'Revealed type is "str"' in out, out + err
     assert "bool | None" in out or "Union[builtins.bool, None]" in out, out
+
+
+# ---- the documented events' members, read together and kept ----------------
+
+PAD = "p" * 5000  # beyond what Batch.peek_object decodes whole (2048 bytes)
+
+
+def documented_shapes(name, pad):
+    """Data of ``name`` in the shapes its members can take: every member,
+    nulls, arrays and objects where strings belong, escapes, integers beyond
+    64 bits, no data and data that is not an object; with ``pad`` an extra
+    member makes each object too large to be decoded whole."""
+    spec = EVENTS[name]["members"]
+    full = {k: synth(i["type"], k) for k, i in spec.items()}
+    odd = {}
+    for n, key in enumerate(spec):
+        odd[key] = (None, ["a", {"b": 1}], {"c": [2]}, "\u00e9\\\"\u2603",
+                    10 ** 30, -1.5e300, True)[n % 7]
+    shapes = [full, odd, {}, None, [1, 2], "data"]
+    if name.startswith("VNC_"):
+        info = {"host": None, "service": ["x"], "family": "ipv6",
+                "auth": "sasl", "websocket": 2 ** 70, "x509_dname": "C=\u00c4",
+                "sasl_username": {"u": 1}, "extra": [3]}
+        shapes.append({"server": info, "client": dict(info, family="vsock")})
+        shapes.append({"server": 5, "client": []})
+    if pad:
+        for shape in shapes:
+            if isinstance(shape, dict):
+                shape["zz-pad"] = pad
+                for value in shape.values():
+                    if isinstance(value, dict):
+                        value["zz-pad"] = pad
+    return shapes
+
+
+@pytest.mark.parametrize("pad", ["", PAD], ids=["small", "large"])
+@pytest.mark.parametrize("name", qmpfast.catalogue.DOCUMENTED)
+def test_documented_members_equal_json_loads(backend, name, pad):
+    vnc_members = qmpfast.catalogue.VNC_INFO_MEMBERS
+    for data in documented_shapes(name, pad):
+        raw = event_bytes(name, data)
+        (ev,) = decode(backend, raw)
+        want = json.loads(raw).get("data")
+        for attr, (key, typ, _opt) in type(ev).members.items():
+            value = getattr(ev, attr)
+            expected = want.get(key) if isinstance(want, dict) else None
+            if isinstance(expected, dict) and typ.startswith("Vnc"):
+                assert isinstance(value, qmpfast.VncInfo)
+                assert value.to_dict() == expected
+                for member in vnc_members:
+                    got = getattr(value, member)
+                    assert got == expected.get(member)
+                    assert type(got) is type(expected.get(member))
+                    if member in ("family", "auth") and type(got) is str:
+                        assert got is sys.intern(got)
+            else:
+                assert value == expected
+                assert type(value) is type(expected)
+                if typ in ENUMS and type(value) is str:
+                    assert value is sys.intern(value)
+            assert getattr(ev, attr) is value  # kept: the same object
+            if isinstance(value, (dict, list)):
+                assert value is not ev.data.get(key)  # not shared
+        # reading members leaves data and the whole message intact
+        assert ev.data == (want if want is not None else {})
+        assert ev.to_dict() == json.loads(raw)
+
+
+def test_members_are_read_only_when_asked(backend):
+    data = {k: synth(i["type"], k)
+            for k, i in EVENTS["BLOCK_IO_ERROR"]["members"].items()}
+    evs = decode(backend, event_bytes("BLOCK_IO_ERROR", data) * 2)
+    for ev in evs:
+        assert ev.seconds and ev.name and ev.data == data
+        assert ev._v is None  # nothing decoded or kept per event yet
+    assert evs[0].device == data["device"]
+    assert evs[0]._v is not None and evs[1]._v is None
