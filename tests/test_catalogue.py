@@ -373,3 +373,23 @@ def test_members_are_read_only_when_asked(backend):
         assert ev._v is None  # nothing decoded or kept per event yet
     assert evs[0].device == data["device"]
     assert evs[0]._v is not None and evs[1]._v is None
+
+
+def test_every_message_class_has_its_own_constructor_code():
+    """Each class gets its own copy of ``__init__`` and of its hot
+    properties, so CPython's per-code attribute caches stay specialized
+    while a decoder builds objects of many classes in turn."""
+    from qmpfast import messages
+    classes = list(EVENT_CLASSES.values()) + [
+        messages.Event, messages.Return, messages.ErrorResponse,
+        messages.Greeting, messages.Command]
+    inits = {id(cls.__init__.__code__) for cls in classes}
+    assert len(inits) == len(classes)
+    datas = {id(cls.data.fget.__code__) for cls in classes
+             if issubclass(cls, messages.Event)}
+    assert len(datas) == len(EVENT_CLASSES) + 1
+    device = EVENT_CLASSES["BLOCK_IO_ERROR"].device.fget
+    reason = EVENT_CLASSES["RESET"].reason.fget
+    assert device.__code__ is not reason.__code__
+    assert EVENT_CLASSES["STOP"].__init__.__qualname__ == \
+        "Stop.__init__"
