@@ -145,11 +145,15 @@ class Batch:
         integer beyond 64 bits) is one slice and one loader call."""
         k = i * self._nw + _DATA_WORDS
         sl = self._slots
-        j = i * K.REC_FIELDS
-        recs = self.recs
-        if sl[k + 2] == K.T_OBJECT and not recs[j + K.R_TAG] & K.TAG_BIGNUM:
-            off = recs[j] - self.base
-            return fast_loads(self.buf[off + sl[k]:off + sl[k + 1]])
+        t = sl[k + 2]
+        if t == _T_OBJECT:
+            j = i * _REC_FIELDS
+            recs = self.recs
+            if not recs[j + _R_TAG] & _TAG_BIGNUM:
+                off = recs[j] - self.base
+                return fast_loads(self.buf[off + sl[k]:off + sl[k + 1]])
+        elif not t:  # STOP, RESUME...
+            return {}
         value = self.value(i, S_DATA)
         return {} if value is MISSING else value
 
