@@ -120,6 +120,16 @@ static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
 static const uint8_t is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
                                    ['\r'] = 1};
 
+/* Whether the literal true, false or null (lit 0, 1, 2) starts at p, with
+ * its n_lit bytes readable: word compares, not a memcmp call. */
+static inline int literal_at(const uint8_t *p, int lit, size_t n_lit)
+{
+    uint32_t w, want;
+    memcpy(&w, p + n_lit - 4, 4); /* "true", "alse", "null" */
+    memcpy(&want, literals[lit] + n_lit - 4, 4);
+    return w == want && (n_lit == 4 || *p == 'f');
+}
+
 /* The first min(len, 8) bytes of a key as a little-endian word. */
 static inline uint64_t prefix_safe(const uint8_t *key, size_t len)
 {
@@ -360,6 +370,131 @@ static inline const uint8_t *env_int(const uint8_t *q, const uint8_t *end,
         return NULL;
     *out = neg ? -(int64_t)v : (int64_t)v;
     return q;
+}
+
+/*
+ * The data of an event the filter drops needs validating only.  skip_value
+ * reads a value lying wholly in [p, end) in one tight loop, with no state
+ * kept between tokens, when it uses only the common forms: plain ASCII
+ * strings, numbers, literals, and objects and arrays nested less than 64
+ * deep (and within max_depth, the message being at depth 1).  It returns
+ * the byte after the value, or NULL when anything else comes up (an escape,
+ * UTF-8, an error, the end of the buffer): the general path then reads the
+ * same value from p, and reports what it finds there.
+ */
+static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end,
+                                 uint32_t max_depth)
+{
+    uint64_t objects = 0; /* bit d: the container at depth d+2 is an object */
+    uint32_t depth = 1;   /* the depth of the message's own object */
+    uint8_t c;
+
+value:
+    while (p < end && is_ws[*p])
+        p++;
+    if (p == end)
+        return NULL;
+    c = *p;
+    if (c == '"') {
+        p = skip_plain(p + 1, end);
+        if (p == end || *p != '"')
+            return NULL;
+        p++;
+    } else if (c == '{' || c == '[') {
+        if (depth >= max_depth || depth >= 64)
+            return NULL;
+        objects = c == '{' ? objects | (1ull << (depth - 1))
+                           : objects & ~(1ull << (depth - 1));
+        depth++;
+        p++;
+        while (p < end && is_ws[*p])
+            p++;
+        if (p == end)
+            return NULL;
+        if (*p == (c == '{' ? '}' : ']')) {
+            p++;
+            depth--;
+            goto after;
+        }
+        if (c == '{')
+            goto key;
+        goto value;
+    } else if (c == '-' || (uint8_t)(c - '0') < 10) {
+        p += c == '-';
+        if (p == end || (uint8_t)(*p - '0') >= 10)
+            return NULL;
+        if (*p == '0')
+            p++;
+        else
+            while (p < end && (uint8_t)(*p - '0') < 10)
+                p++;
+        if (p < end && *p == '.') {
+            p++;
+            if (p == end || (uint8_t)(*p - '0') >= 10)
+                return NULL;
+            while (p < end && (uint8_t)(*p - '0') < 10)
+                p++;
+        }
+        if (p < end && (*p | 0x20) == 'e') {
+            p++;
+            if (p < end && (*p == '+' || *p == '-'))
+                p++;
+            if (p == end || (uint8_t)(*p - '0') >= 10)
+                return NULL;
+            while (p < end && (uint8_t)(*p - '0') < 10)
+                p++;
+        }
+        if (p == end) /* the number may go on in the next chunk */
+            return NULL;
+    } else if (c == 't' || c == 'f' || c == 'n') {
+        int lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
+        size_t n_lit = lit == 1 ? 5 : 4;
+        if ((size_t)(end - p) < n_lit ||
+            !literal_at(p, lit, n_lit))
+            return NULL;
+        p += n_lit;
+    } else {
+        return NULL;
+    }
+
+after:
+    if (depth == 1)
+        return p;
+    while (p < end && is_ws[*p])
+        p++;
+    if (p == end)
+        return NULL;
+    c = *p++;
+    if (objects & (1ull << (depth - 2))) {
+        if (c == '}') {
+            depth--;
+            goto after;
+        }
+        if (c != ',')
+            return NULL;
+    key:
+        while (p < end && is_ws[*p])
+            p++;
+        if (p == end || *p != '"')
+            return NULL;
+        p = skip_plain(p + 1, end);
+        if (p == end || *p != '"')
+            return NULL;
+        p++;
+        while (p < end && is_ws[*p])
+            p++;
+        if (p == end || *p != ':')
+            return NULL;
+        p++;
+        goto value;
+    }
+    if (c == ']') {
+        depth--;
+        goto after;
+    }
+    if (c != ',')
+        return NULL;
+    goto value;
 }
 
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
@@ -727,16 +862,28 @@ limits:
                     same_bytes(q, env_data, ENV_DATA_LEN)) {
                     p = q + ENV_DATA_LEN;
                     s->val_node = s->env_nodes[ENV_DATA];
-                    /* an event the filter drops: its data is only
-                     * validated, with no key lookups (a later duplicate
-                     * "event" key that makes it kept forces a rescan) */
+                    s->state = ST_VALUE;
                     if (sc->keep && !s->noskip &&
                         (s->name_id >= 0 ? !sc->keep[s->name_id]
                                          : !sc->keep_unknown)) {
+                        /* an event the filter drops: its data is
+                         * validated only, with no key lookups (a later
+                         * duplicate "event" key that makes it kept forces
+                         * a rescan); within the size limit, as at limits */
+                        const uint8_t *mstart = buf + (s->msg_start - base);
+                        const uint8_t *lim =
+                            (uint64_t)(end - mstart) > s->max_size
+                                ? mstart + s->max_size
+                                : end;
+                        const uint8_t *after =
+                            skip_value(p, lim, s->max_depth);
                         s->val_node = -1;
                         s->skipped = 1;
+                        if (after) {
+                            p = after;
+                            s->state = ST_AFTER;
+                        }
                     }
-                    s->state = ST_VALUE;
                 } else {
                     p = q;
                     s->state = ST_AFTER;
@@ -977,7 +1124,7 @@ limits:
                 int lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
                 size_t n_lit = lit == 1 ? 5 : 4;
                 if ((size_t)(end - p) >= n_lit &&
-                    memcmp(p, literals[lit], n_lit) == 0) {
+                    literal_at(p, lit, n_lit)) {
                     p += n_lit;
                     if (nd >= 0 && sc->nodes[nd].slot >= 0) {
                         uint32_t *sl = SLOT(nd);

@@ -748,3 +748,47 @@ def test_filtered_data_read_again_when_kept_after_all():
            for i in range(batch.n)]
     assert got == [("STOP", "ide0-hd1", "::1")] * 2 + [
         ("BLOCK_IO_ERROR", "ide0-hd1", "::1")]
+
+
+# The data of an event the filter drops is read by a validating loop of its
+# own (skip_value); whatever it declines goes the general way.
+_DROPPED = (b'{"timestamp": {"seconds": 1732442400, "microseconds": 1}, '
+            b'"event": "RESUME", "data": %s}\r\n')
+_SKIP_DATA = [
+    b'{}', b'[]', b'{ }', b'[ ]', b'{"a": 1}', b'{"a": -0, "b": 0.5e-3}',
+    b'{"a": [1, 2.0, -3e+2, 4E5, true, false, null, "x", {}, []]}',
+    b'{"a":{"b":{"c":[[[{"d":"e"}]]]}}}', b'5', b'"s"', b'true', b'null',
+    b'{"a": "caf\xc3\xa9"}', b'{"a": "esc\\"aped"}', b'{"k\\u00e9": 1}',
+    b'{\r\n  "a": [\r\n    1\r\n  ]\r\n}', b'{"a": 12345678901234567890123}',
+    # errors, each where the general path reports it
+    b'{"a": 01}', b'{"a": 1.}', b'{"a": -}', b'{"a": 1e}', b'{"a": .5}',
+    b'{"a": tru}', b'{"a": falsy}', b'{"a" 1}', b'{"a": [1,]}', b'[1 2]',
+    b'{"a": 1,}', b'{,}', b'{"a": "\x01"}', b'{"a": "\xff"}', b'{"a": }',
+    b'{"a": 1]', b'[1}', b'{"a": [}', b'{a: 1}', b'{"a": "x', b'{"a": 1',
+    b'[' * 70 + b']' * 70, b'[' * 63 + b']' * 63, b'[' * 64 + b']' * 64,
+]
+
+
+@pytest.mark.parametrize("max_depth", [64, 2, 3, 5, 1100])
+def test_dropped_event_data_agrees(max_depth):
+    stream = b"".join(_DROPPED % d + ENVELOPE for d in _SKIP_DATA)
+    assert_agree(SCHEMAS["keep"], [stream], 4096, max_depth=max_depth)
+
+
+def test_dropped_event_data_mutated_and_cut_agrees():
+    """Every byte of a dropped event's data replaced, and the event cut
+    between chunks at every byte of its data."""
+    data = b'{"a": [1, -2.5e3, true, {"b": "c"}], "d": null}'
+    line = _DROPPED % data
+    at = line.index(data)
+    lines = []
+    for i in range(at, at + len(data)):
+        for byte in b' "1-.e\\}]{[,:tx\n\x80':
+            lines.append(line[:i] + bytes([byte]) + line[i + 1:])
+    assert_agree(SCHEMAS["keep"], [b"".join(x + ENVELOPE for x in lines)],
+                 4096)
+    stream = line + ENVELOPE
+    for cut in range(at, at + len(data) + 1):
+        assert_agree(SCHEMAS["keep"], [stream[:cut], stream[cut:]], 4096)
+    for max_size in range(at, len(line) + 2, 3):
+        assert_agree(SCHEMAS["keep"], [stream], 4096, max_size=max_size)
