@@ -16,7 +16,8 @@ decoding goes on.
 from __future__ import annotations
 
 from functools import partial
-from itertools import repeat
+from itertools import islice, repeat
+from operator import is_ as _is
 
 try:
     from operator import call as _call
@@ -243,7 +244,9 @@ class Decoder:
                                    recs[K.R_SECONDS::K.REC_FIELDS],
                                    recs[K.R_MICROS::K.REC_FIELDS],
                                    repeat(batch, n), range(n))
-                        if filtering and None in out:  # long names
+                        if filtering and any(map(
+                                _is, islice(out, first_new, None),
+                                repeat(None))):  # long names filtered out
                             out[first_new:] = [m for m in out[first_new:]
                                                if m is not None]
                         if self.strict:
