@@ -238,16 +238,20 @@ class Scanner:
         at the count.
         """
         if max_records > self._room or not self._room:
-            # scratch arrays reused by every call; a batch keeps a copy of
-            # only the part it filled (fresh large allocations would cost a
-            # page fault per 4 KiB on every chunk)
-            self._room = max(1, max_records)
-            self._recs = _alloc("int64_t[]", self._room * K.REC_FIELDS)
-            self._slots = _alloc("uint32_t[]", max(1, self._room * self._nw))
+            self._grow(max(1, max_records))
         s = self._s
+        n = self._n
         status = _qmpf_scan(s, _from_buffer(_U8, buf), len(buf), base,
-                            self._recs, self._slots, max_records, self._n)
-        return status, self._n[0], _qmpf_keep_from(s)
+                            self._recs, self._slots, max_records, n)
+        return status, n[0], _qmpf_keep_from(s)
+
+    def _grow(self, max_records):
+        # scratch arrays reused by every call; a batch keeps a copy of only
+        # the part it filled (fresh large allocations would cost a page
+        # fault per 4 KiB on every chunk)
+        self._room = max_records
+        self._recs = _alloc("int64_t[]", max_records * K.REC_FIELDS)
+        self._slots = _alloc("uint32_t[]", max(1, max_records * self._nw))
 
     def batch(self, buf, base, n):
         """The Batch of the ``n`` records of the last ``scan_count``."""

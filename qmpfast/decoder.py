@@ -34,6 +34,8 @@ from .errors import (DecodeError, IncompleteMessageError,
 from .messages import KIND_CLASSES, Event
 from .schema import S_EVENT, S_MICROS, S_SECONDS, Schema
 
+_DONE = K.DONE
+
 DEFAULT_MAX_MESSAGE_SIZE = 64 << 20  # QEMU's own input limit
 DEFAULT_MAX_DEPTH = 1024  # QEMU's own nesting limit
 MAX_MESSAGE_SIZE_LIMIT = (1 << 32) - 1  # spans are 32-bit
@@ -196,7 +198,7 @@ class Decoder:
                     max_records = 4096
                 status, n, keep = scanner.scan_count(pending, base,
                                                      max_records)
-                if not n and status == K.DONE:
+                if not n and status == _DONE:
                     if keep != base:  # a filtered event ended, say
                         self._keep(pending, base, False)
                     return []
