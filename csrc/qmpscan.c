@@ -1009,12 +1009,16 @@ limits:
                 const qmpf_node *node = &sc->nodes[nd];
                 if (node->slot >= 0) {
                     uint32_t *sl = SLOT(nd);
+                    uint32_t before = sl[2];
                     sl[0] = (uint32_t)(ABS(p) - s->msg_start +
                                        (c == '"'));
                     sl[2] = QMPF_T_ABSENT;
                     /* a duplicate key replaces the whole subtree, as
-                     * json.loads keeps only the last value */
-                    if (node->slot_end > node->slot + 1)
+                     * json.loads keeps only the last value (a first
+                     * value has a clear subtree: only a value read to
+                     * its end has a type, and can have set slots below) */
+                    if (before != QMPF_T_ABSENT &&
+                        node->slot_end > node->slot + 1)
                         memset(sl + QMPF_SLOT_WORDS, 0,
                                (size_t)(node->slot_end - node->slot - 1) *
                                    QMPF_SLOT_WORDS * sizeof(uint32_t));
