@@ -340,30 +340,30 @@ static inline uint64_t digits_value(uint64_t w, unsigned k)
 static inline const uint8_t *env_int(const uint8_t *q, const uint8_t *end,
                                      int64_t *out)
 {
-    static const uint64_t pow10[9] = {1,      10,      100,      1000,
-                                      10000,  100000,  1000000,  10000000,
-                                      100000000};
     const uint8_t *digits;
     uint64_t v = 0;
     int neg = q < end && *q == '-';
     q += neg;
     digits = q;
 #ifdef QMPF_SWAR
-    while (end - q >= 8) {
+    if (end - q >= 8) { /* up to 8 digits at once: all of most numbers */
         uint64_t w;
         unsigned k;
         memcpy(&w, q, 8);
         k = leading_digits(w);
         if (k) {
-            v = v * pow10[k] + digits_value(w, k);
+            v = digits_value(w, k);
             q += k;
         }
-        if (k < 8 || q - digits > 18)
-            break;
+        if (k < 8)
+            goto ended;
     }
 #endif
     while (q < end && (uint8_t)(*q - '0') < 10 && q - digits <= 18)
         v = v * 10 + (uint64_t)(*q++ - '0');
+#ifdef QMPF_SWAR
+ended:
+#endif
     if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1))
         return NULL;
     if (q >= end || *q == '.' || (*q | 0x20) == 'e')
