@@ -119,11 +119,11 @@ def _utf8_end(buf, p, q):
     return q
 
 
-def _lone_surrogate(text, start):
-    """True when the message at text[start:] has a string (key or value)
+def _lone_surrogate(text, start, end):
+    """True when the message text[start:end] has a string (key or value)
     with a lone surrogate escape, which the json module lets through.  All
     of it: a duplicate key may have thrown such a string away."""
-    if _surrogate_escape(text, start) is None:
+    if _surrogate_escape(text, start, end) is None:
         return False
     try:
         pairs, _ = _pairs_scan(text, start)
@@ -571,6 +571,7 @@ class Scanner:
         nbig = -_BIG
         append = objs.append
         taken = -1
+        next_escape = -1
         while True:
             try:
                 d, end = scan_once(text, idx)
@@ -585,9 +586,14 @@ class Scanner:
                         text.count("{", idx, end) +
                         text.count("[", idx, end) <= max_depth)):
                 return idx, n, taken, False
-            if escapes and text.find("\\u", idx, end) >= 0 and \
-                    _lone_surrogate(text, idx):
-                return idx, n, taken, False
+            if escapes:
+                if next_escape < idx:  # where the next \u is, once
+                    next_escape = text.find("\\u", idx)
+                    if next_escape < 0:
+                        escapes = False
+                if escapes and next_escape < end and \
+                        _lone_surrogate(text, idx, end):
+                    return idx, n, taken, False
             # classify as the C scanner does (as _classify does)
             name = d.get(k_event)
             if name is not None or k_event in d:
@@ -696,7 +702,7 @@ class Scanner:
                 size > self._max_depth and
                 line.count(b"{") + line.count(b"[") > self._max_depth):
             return None
-        if "\\u" in t and _lone_surrogate(t, 0):
+        if "\\u" in t and _lone_surrogate(t, 0, len(t)):
             return None
         flags = 0
         if line.translate(_DIGIT_MAP).find(_DIGITS_19) >= 0:

@@ -792,3 +792,17 @@ def test_dropped_event_data_mutated_and_cut_agrees():
         assert_agree(SCHEMAS["keep"], [stream[:cut], stream[cut:]], 4096)
     for max_size in range(at, len(line) + 2, 3):
         assert_agree(SCHEMAS["keep"], [stream], 4096, max_size=max_size)
+
+
+def test_escapes_across_a_block_agree():
+    """The Python backend looks for lone surrogate escapes message by
+    message within a block of lines; each message is judged on its own."""
+    lines = [b'{"return": "caf\\u00e9"}', b'{"return": "\\udc00"}',
+             b'{"return": "\\ud83d\\ude00", "id": "\\u00e9"}',
+             b'{"return": 1}', b'{"return": "\\uD800x"}',
+             b'{"return": "\\u0041"}']
+    stream = b"\r\n".join(lines) + b"\r\n"
+    trace = assert_agree(SCHEMAS["all"], [stream], 4096)
+    tags = [r & 15 for call in trace for r in call["recs"][K.R_TAG::6]]
+    assert tags == [K.KIND_RETURN, K.KIND_BAD, K.KIND_RETURN, K.KIND_RETURN,
+                    K.KIND_BAD, K.KIND_RETURN]
