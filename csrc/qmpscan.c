@@ -45,12 +45,6 @@ static inline uint64_t string_specials(uint64_t v)
 }
 #endif
 
-#if defined(__GNUC__)
-#define QMPF_INLINE __attribute__((always_inline))
-#else
-#define QMPF_INLINE
-#endif
-
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
 #define QMPF_SSE2 1
