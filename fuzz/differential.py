@@ -328,6 +328,10 @@ def _reject(name):
 
 
 _JSON = json.JSONDecoder(parse_constant=_reject)
+# every member, duplicates too: a lone surrogate in a value that a later
+# duplicate key replaces is gone from json.loads's result, but qmpfast,
+# which validates every byte, rejects the message all the same
+_PAIRS = json.JSONDecoder(parse_constant=_reject, object_pairs_hook=list)
 
 
 def _has_surrogate(value):
@@ -341,7 +345,7 @@ def _has_surrogate(value):
         elif t is dict:
             stack.extend(v.keys())
             stack.extend(v.values())
-        elif t is list:
+        elif t is list or t is tuple:
             stack.extend(v)
     return False
 
@@ -365,7 +369,7 @@ def json_objects(stream):
                 return None
             obj, k = _JSON.raw_decode(text, j)
             size = len(text[j:k].encode("utf-8"))
-            if _has_surrogate(obj):
+            if _has_surrogate(_PAIRS.raw_decode(text, j)[0]):
                 return None
             out.append((byte, byte + size, obj))
             byte += size

@@ -186,3 +186,25 @@ def test_strict_error_keeps_the_messages_after_it(decoder_factory):
         raw, ("ValidationError", len(good)), raw,
         ("ValidationError", start2), raw,
         ("DecodeError", start2 + len(bad + good)), raw]
+
+
+def test_lone_surrogate_in_a_replaced_value_is_rejected(decoder_factory):
+    """differential (10-minute run): a lone surrogate escape in a value
+    that a later duplicate key replaces never reaches json.loads's result,
+    but qmpfast validates every byte: the message is a DecodeError on both
+    backends, pointing at the escape, whatever the chunking.  (The finding
+    was in the fuzzer's json.loads model, which now reads duplicates too.)"""
+    stream = (b'{"timestamp":{"seconds":1,"microseconds":2},"event":"RESET",'
+              b'"data":{"guest":true,"reason\\ud800":"x"},"data":5}\n'
+              b'{"return": 1}\n')
+    at = stream.index(b'":"x"')
+    for chunks in ([stream], [stream[:50], stream[50:102], stream[102:]]):
+        decoder = decoder_factory(on_error="skip")
+        out = []
+        for chunk in chunks:
+            out += decoder.feed(chunk)
+        out += decoder.close()
+        assert [m.raw for m in out] == [b'{"return": 1}']
+        (err,) = decoder.errors
+        assert type(err).__name__ == "DecodeError"
+        assert (err.offset, err.position) == (0, at)
