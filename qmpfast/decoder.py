@@ -6,11 +6,11 @@ records into message objects in one pass.  A chunk that goes on with a
 message in progress and completes nothing costs one scanner call and no
 batch, so a big message fed in small chunks costs little more than in one
 piece; the messages a pending buffer completes keep that buffer as their
-bytes (it is never changed again) instead of a copy of it.  Errors come back as records too:
-with ``on_error="raise"`` the first one is raised (carrying the messages
-decoded before it, so nothing is lost, and leaving the bytes after it for
-the next call); with ``on_error="skip"`` it is appended to ``errors`` and
-decoding goes on.
+bytes (it is never changed again) instead of a copy of it.  Errors come
+back as records too: with ``on_error="raise"`` the first one is raised
+(carrying the messages decoded before it, so nothing is lost, and leaving
+the bytes after it for the next call); with ``on_error="skip"`` it is
+appended to ``errors`` and decoding goes on.
 """
 
 from __future__ import annotations
@@ -151,6 +151,7 @@ class Decoder:
             events = (events,)
         self._schema = _schema(events)
         self._factories = self._schema.factories
+        self._filtering = self._schema.keep is not None
         if backend is None or backend == BACKEND:
             scanner_class = Scanner
             self.backend = BACKEND
@@ -184,32 +185,16 @@ class Decoder:
             data = bytes(data)
         scanner = self._scanner
         pending = self._pending
-        first = None
         if pending is not None:
             pending += data
             buf = pending
             base = self._pending_base
-            if not self._backlog and self._deferred is None:
-                # A chunk that goes on with a message in progress, as every
-                # chunk of a big message does: when it completes nothing,
-                # return at once, without building a batch.
-                max_records = len(data) // 48 + 16
-                if max_records > 4096:
-                    max_records = 4096
-                status, n, keep = scanner.scan_count(pending, base,
-                                                     max_records)
-                if not n and status == _DONE:
-                    if keep != base:  # a filtered event ended, say
-                        self._keep(pending, base, False)
-                    return []
-                first = status, scanner.batch(pending, base, n)
         else:
             buf = data
             base = scanner.pos
         out = []
         shared = False  # whether a batch holds ``pending`` as its bytes
-        factories = self._factories
-        filtering = self._schema.keep is not None
+        keep = None
         try:
             if self._backlog:  # left by a strict error at the last call
                 backlog, self._backlog = self._backlog, []
@@ -218,56 +203,63 @@ class Decoder:
                 err, self._deferred = self._deferred, None
                 err.messages = out
                 raise err
+            unscanned = len(data)  # all before it was scanned already
             while True:
-                if first is not None:
-                    (status, batch), first = first, None
-                else:
-                    max_records = (len(buf) + base - scanner.pos) // 48 + 16
-                    if max_records > 4096:
-                        max_records = 4096
-                    status, batch = scanner.scan(buf, base, max_records)
-                n = batch.n
+                max_records = unscanned // 48 + 16
+                if max_records > 4096:
+                    max_records = 4096
+                status, n, keep = scanner.scan_count(buf, base, max_records)
+                # no records (every chunk of a big message but its last):
+                # no batch
                 if n:
                     # The messages keep ``pending`` itself as their bytes
                     # (no copy): from here on it is never changed, and
                     # _keep starts a new one for the bytes still needed.
                     shared = shared or buf is pending
-                    recs = batch.recs
-                    bad = None
-                    if status == K.ERROR:
-                        n -= 1
-                        bad = _error_from_record(batch, n, self.source)
-                        recs = recs[:n * K.REC_FIELDS]
-                    if n:
-                        first_new = len(out)
-                        out += map(_call,
-                                   map(factories.__getitem__,
-                                       recs[K.R_TAG::K.REC_FIELDS]),
-                                   recs[K.R_SECONDS::K.REC_FIELDS],
-                                   recs[K.R_MICROS::K.REC_FIELDS],
-                                   repeat(batch, n), range(n))
-                        if filtering and any(map(
-                                _is, islice(out, first_new, None),
-                                repeat(None))):  # long names filtered out
-                            out[first_new:] = [m for m in out[first_new:]
-                                               if m is not None]
-                        if self.strict:
-                            try:
-                                out = self._check(out, len(out) - n)
-                            except ValidationError:
-                                # the scanner's own error after it comes
-                                # next, at the next call
-                                self._deferred = bad
-                                raise
-                    if bad is not None:
-                        if self.on_error == "raise":
-                            bad.messages = out
-                            raise bad
-                        self.errors.append(bad)
-                if status == K.DONE:
+                    out = self._messages(out, scanner.batch(buf, base, n),
+                                         status)
+                if status == _DONE:
                     break
+                unscanned = len(buf) + base - scanner.pos
         finally:
-            self._keep(buf, base, shared)
+            self._keep(buf, base, shared, keep)
+        return out
+
+    def _messages(self, out, batch, status):
+        """``out`` with the messages of ``batch`` added (and its error
+        raised or recorded)."""
+        n = batch.n
+        recs = batch.recs
+        bad = None
+        if status == K.ERROR:
+            n -= 1
+            bad = _error_from_record(batch, n, self.source)
+            recs = recs[:n * K.REC_FIELDS]
+        if n:
+            first = len(out)
+            out += map(_call,
+                       map(self._factories.__getitem__,
+                           recs[K.R_TAG::K.REC_FIELDS]),
+                       recs[K.R_SECONDS::K.REC_FIELDS],
+                       recs[K.R_MICROS::K.REC_FIELDS],
+                       repeat(batch, n), range(n))
+            if self._filtering and any(map(
+                    _is, islice(out, first, None),
+                    repeat(None))):  # long names filtered out
+                out[first:] = [m for m in out[first:] if m is not None]
+            if self.strict:
+                try:
+                    out = self._check(out, len(out) - n)
+                except ValidationError:
+                    # the scanner's own error after it comes next, at the
+                    # next call
+                    self._deferred = bad
+                    raise
+        if bad is not None:
+            if self.on_error == "raise":
+                bad.messages = out
+                raise bad
+            self.errors.append(bad)
         return out
 
     def _check(self, out, first):
@@ -290,10 +282,12 @@ class Decoder:
             kept.append(msg)
         return kept
 
-    def _keep(self, buf, base, shared):
-        """Keep the bytes from the scanner's ``keep_from`` on for the next
-        call (``shared``: a batch holds ``buf``, which must not change)."""
-        keep = self._scanner.keep_from
+    def _keep(self, buf, base, shared, keep=None):
+        """Keep the bytes from the scanner's ``keep_from`` (``keep``, when
+        known) on for the next call (``shared``: a batch holds ``buf``,
+        which must not change)."""
+        if keep is None:
+            keep = self._scanner.keep_from
         end = base + len(buf)
         if keep >= end:
             self._pending = None
