@@ -8,6 +8,7 @@ FFI.  Values are decoded from their byte spans only when read.
 from __future__ import annotations
 
 from . import _constants as K
+from ._records import Records
 from ._qmpscan import ffi, lib
 from .schema import S_DATA
 from .values import MISSING, decode_span, fast_loads, loads, std_loads
@@ -87,14 +88,14 @@ def _tables(schema):
     return tables
 
 
-class Batch:
+class Batch(Records):
     """The records of one scan call and the bytes they point into.
 
     ``recs`` is an int64 view (REC_FIELDS per record), ``_slots`` a uint32
     view (SLOT_WORDS per slot, ``_nw`` words per record).
     """
 
-    __slots__ = ("buf", "base", "recs", "n", "_slots", "_nw")
+    __slots__ = ("_slots", "_nw")
 
     def __init__(self, buf, base, recs, n, slots, nw):
         self.buf = buf
@@ -103,13 +104,6 @@ class Batch:
         self.n = n
         self._slots = slots
         self._nw = nw
-
-    def raw(self, i):
-        j = i * K.REC_FIELDS
-        base = self.base
-        raw = self.buf[self.recs[j] - base:self.recs[j + 1] - base]
-        # ``buf`` may be the decoder's bytearray, handed over to the batch
-        return raw if type(raw) is bytes else bytes(raw)
 
     def span(self, i, slot):
         """(type, start, end) of a slot's value in ``buf``."""

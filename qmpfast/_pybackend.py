@@ -31,6 +31,7 @@ import re
 from json.scanner import make_scanner as _make_scanner
 
 from . import _constants as K
+from ._records import Records
 from .schema import S_DATA
 from .values import MISSING, std_loads
 
@@ -160,7 +161,7 @@ _NO_DATA = object()
 _CONTAINERS = frozenset((dict, list))
 
 
-class Batch:
+class Batch(Records):
     """The records of one scan call and the bytes they point into.
 
     Messages the fast path parsed keep their dict, which ``value()`` walks;
@@ -170,7 +171,7 @@ class Batch:
     new objects that nothing else changes.
     """
 
-    __slots__ = ("buf", "base", "recs", "n", "_objs", "_paths")
+    __slots__ = ("_objs", "_paths")
 
     def __init__(self, buf, base, recs, n, objs, paths):
         self.buf = buf
@@ -179,13 +180,6 @@ class Batch:
         self.n = n
         self._objs = objs  # per record: its decoded object, or None
         self._paths = paths
-
-    def raw(self, i):
-        j = i * K.REC_FIELDS
-        base = self.base
-        raw = self.buf[self.recs[j] - base:self.recs[j + 1] - base]
-        # ``buf`` may be the decoder's bytearray, handed over to the batch
-        return raw if type(raw) is bytes else bytes(raw)
 
     def span(self, i, slot):
         raise NotImplementedError("the pure-Python backend has no spans")
