@@ -78,6 +78,8 @@ def _extracted_paths():
 
 EXTRACTED_PATHS = _extracted_paths()
 EXTRACTED_EVENTS = frozenset(DOCUMENTED)
+# the slot of each extracted path in every decoder's schema
+_SLOT_OF = Schema(paths=EXTRACTED_PATHS).slot_of
 
 
 # ---- structs ---------------------------------------------------------------
@@ -233,7 +235,7 @@ class _Members:
 def _vnc_members():
     """The members of a VncInfo, which sit at the same slot offsets below
     ``server`` and ``client``."""
-    slot_of = Schema(paths=EXTRACTED_PATHS).slot_of
+    slot_of = _SLOT_OF
     members = None
     for parent in ("server", "client"):
         base = slot_of[("data", parent)]
@@ -339,6 +341,8 @@ class _ExtractedEvent(Event):
     __slots__ = ("_v",)
     _extracted = _Members(())  # the members, offsets from "data"
 
+    # Event.__init__ written out with the one more slot: calling it would
+    # cost a Python frame per event, on the decoder's hottest path
     def __init__(self, seconds, microseconds, batch, index):
         self.seconds = seconds
         self.microseconds = microseconds
@@ -434,7 +438,7 @@ def make_event_class(event, slot_of=None):
 
 
 def _build_classes():
-    slot_of = Schema(paths=EXTRACTED_PATHS).slot_of
+    slot_of = _SLOT_OF
     classes = {}
     for event in EVENTS:
         classes[event] = make_event_class(
