@@ -156,8 +156,6 @@ def _has_bignum(text, start):
     return bool(found)
 
 
-_NO_DATA = object()
-
 _CONTAINERS = frozenset((dict, list))
 
 
@@ -223,8 +221,8 @@ class Batch(Records):
             if d is MISSING:
                 return {}
         self._objs[i] = None  # handed out
-        d = d.get(self._paths[S_DATA][0], _NO_DATA)
-        return {} if d is _NO_DATA else d
+        d = d.get(self._paths[S_DATA][0], MISSING)
+        return {} if d is MISSING else d
 
     def peek_object(self, i, slot):
         """The object at a slot, for the caller to read members from and
