@@ -15,10 +15,10 @@ from types import FunctionType
 from . import _constants as K
 from .values import MISSING
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+from .schema import (S_ARGUMENTS, S_ERROR_CLASS, S_ERROR_DESC, S_EXEC_OOB,
+                     S_EXECUTE, S_ID, S_QMP, S_RETURN)
 
-from .schema import (S_ARGUMENTS, S_DATA, S_ERROR_CLASS, S_ERROR_DESC,
-                     S_EXEC_OOB, S_EXECUTE, S_ID, S_QMP, S_RETURN)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def _own_copy(function, owner):
@@ -60,8 +60,7 @@ class Message:
                  if isinstance(value, property)]
         names += [name for name in cls._hot if name not in cls.__dict__]
         for name in names:
-            prop = getattr(cls, name) if name not in cls.__dict__ \
-                else cls.__dict__[name]
+            prop = getattr(cls, name)  # the property itself, on a class
             if isinstance(prop, property) and \
                     isinstance(prop.fget, FunctionType):
                 setattr(cls, name, property(_own_copy(prop.fget, cls),
