@@ -330,8 +330,9 @@ static inline uint64_t digits_value(uint64_t w, unsigned k)
 #endif
 
 /* An integer of up to 18 digits at q, ended by a byte that cannot extend
- * it; the byte after it, or NULL (the general path then decides). */
-static inline const uint8_t *env_int(const uint8_t *q, const uint8_t *end,
+ * it; the byte after it, or NULL (the number state machine then decides:
+ * longer integers, fractions, exponents, errors, the end of the buffer). */
+static inline const uint8_t *read_int(const uint8_t *q, const uint8_t *end,
                                      int64_t *out)
 {
     const uint8_t *digits;
@@ -816,12 +817,12 @@ limits:
                 const uint8_t *sec_a = p + ENV_TS_LEN, *sec_b, *us_a, *us_b;
                 const uint8_t *name_a, *name_b, *q;
                 int64_t sec, us;
-                sec_b = env_int(sec_a, end, &sec);
+                sec_b = read_int(sec_a, end, &sec);
                 if (!sec_b || (size_t)(end - sec_b) < ENV_US_LEN + 1 ||
                     !same_bytes(sec_b, env_us, ENV_US_LEN))
                     goto general;
                 us_a = sec_b + ENV_US_LEN;
-                us_b = env_int(us_a, end, &us);
+                us_b = read_int(us_a, end, &us);
                 if (!us_b || (size_t)(end - us_b) < ENV_EV_LEN + 1 ||
                     !same_bytes(us_b, env_ev, ENV_EV_LEN))
                     goto general;
@@ -1075,37 +1076,24 @@ limits:
             case '0': case '1': case '2': case '3': case '4':
             case '5': case '6': case '7': case '8': case '9': {
                 /* fast path: an integer wholly in this buffer */
-                const uint8_t *q = p + (c == '-');
-                const uint8_t *digits = q;
-                uint64_t v = 0;
-                if (q < end && (uint8_t)(*q - '0') < 10) {
-                    if (*q == '0') {
-                        q++;
-                    } else {
-                        while (q < end && (uint8_t)(*q - '0') < 10 &&
-                               q - digits < 18)
-                            v = v * 10 + (uint64_t)(*q++ - '0');
-                    }
-                    if (q < end && (uint8_t)(*q - '0') >= 10 && *q != '.' &&
-                        (*q | 0x20) != 'e') {
-                        if (nd >= 0) {
-                            const qmpf_node *node = &sc->nodes[nd];
-                            if (node->slot >= 0) {
-                                uint32_t *sl = SLOT(nd);
-                                sl[1] = (uint32_t)(ABS(q) - s->msg_start);
-                                sl[2] = QMPF_T_INT;
-                            }
-                            if (node->role == QMPF_ROLE_SECONDS)
-                                s->seconds = c == '-' ? -(int64_t)v
-                                                      : (int64_t)v;
-                            else if (node->role == QMPF_ROLE_MICROS)
-                                s->micros = c == '-' ? -(int64_t)v
-                                                     : (int64_t)v;
+                int64_t v;
+                const uint8_t *q = read_int(p, end, &v);
+                if (q) {
+                    if (nd >= 0) {
+                        const qmpf_node *node = &sc->nodes[nd];
+                        if (node->slot >= 0) {
+                            uint32_t *sl = SLOT(nd);
+                            sl[1] = (uint32_t)(ABS(q) - s->msg_start);
+                            sl[2] = QMPF_T_INT;
                         }
-                        p = q;
-                        s->state = ST_AFTER;
-                        goto after;
+                        if (node->role == QMPF_ROLE_SECONDS)
+                            s->seconds = v;
+                        else if (node->role == QMPF_ROLE_MICROS)
+                            s->micros = v;
                     }
+                    p = q;
+                    s->state = ST_AFTER;
+                    goto after;
                 }
             }
                 s->num_state = N_START;
