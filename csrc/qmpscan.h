@@ -24,8 +24,15 @@
 #define QMPF_R_TAG 4     /* kind | flags | id, see below */
 #define QMPF_R_ERRPOS 5  /* bad records: absolute offset of the offending byte */
 
-/* tag = kind | flags | (name_id + 1) << 8              for good records
- * tag = QMPF_KIND_BAD | code << 8 | (byte + 1) << 16   for bad records */
+/* tag = kind | flags | (name_id + 1) << QMPF_TAG_ID_SHIFT   good records
+ * tag = QMPF_KIND_BAD | code << QMPF_TAG_CODE_SHIFT
+ *       | (byte + 1) << QMPF_TAG_BYTE_SHIFT                  bad records
+ * (name_id + 1 and byte + 1: 0 means "none") */
+#define QMPF_TAG_KIND_MASK 15
+#define QMPF_TAG_ID_SHIFT 8
+#define QMPF_TAG_CODE_SHIFT 8
+#define QMPF_TAG_CODE_MASK 255
+#define QMPF_TAG_BYTE_SHIFT 16
 #define QMPF_KIND_MESSAGE 0
 #define QMPF_KIND_EVENT 1
 #define QMPF_KIND_RETURN 2
