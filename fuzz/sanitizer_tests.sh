@@ -52,7 +52,9 @@ t0=$(date +%s)
     exit 2
 }
 SO=$(ls "$WORK"/qmpfast/_qmpscan*.so)
-if ! ldd "$SO" | grep -q libasan; then
+# read all of ldd's output first: with pipefail, "ldd | grep -q" fails
+# whenever grep exits early and ldd gets EPIPE
+if ! grep -q libasan <<<"$(ldd "$SO")"; then
     echo "sanitizer_tests: $SO is not linked with ASan" >&2
     exit 2
 fi
