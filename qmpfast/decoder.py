@@ -182,7 +182,14 @@ class Decoder:
     def feed(self, data):
         """Scan ``data``; return the messages completed so far, in order."""
         if type(data) is not bytes:
-            data = bytes(data)
+            # bytes-like only: bytes(5) would be five NULs, bytes([123])
+            # a '{', and bytes(10**9) a gigabyte
+            try:
+                data = bytes(memoryview(data))
+            except TypeError:
+                raise TypeError(
+                    "Decoder.feed() takes bytes-like input, not "
+                    f"{type(data).__name__}") from None
         scanner = self._scanner
         pending = self._pending
         if pending is not None:
