@@ -381,7 +381,10 @@ def _short_value(value):
             return repr(f"{host or ''}:{service or ''}")
         family = getattr(value, "family", None)
         return repr(family) if family else None
-    return repr(value)
+    try:
+        return repr(value)
+    except RecursionError:  # repr never raises, however deep the value
+        return "<nested too deep>"
 
 
 def _fields_repr(attrs):

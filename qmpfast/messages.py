@@ -279,7 +279,10 @@ def _none(value):
 
 
 def _short(value):
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested deeper than repr can go
+        return "<nested too deep>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
