@@ -47,7 +47,7 @@ def register(subparsers):
                       help="print VM status changes instead of events")
     p.add_argument("--count", type=_positive_int, metavar="N",
                    help="stop after printing N lines")
-    p.add_argument("--timeout", type=float, metavar="S",
+    p.add_argument("--timeout", type=_positive_seconds, metavar="S",
                    help="stop after S seconds")
     p.add_argument("--format", choices=("json", "text"), default="json",
                    help="one JSON object per line (default) or aligned "
@@ -56,6 +56,19 @@ def register(subparsers):
                    help="never give up on a monitor: wait until it is "
                    "there, reconnect when it closes")
     p.set_defaults(func=cmd_watch)
+
+
+def _positive_seconds(text):
+    """A --timeout: a finite number of seconds above zero (-1 or 0 would
+    end the watch at once; nan or inf never)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"not a positive number of seconds: {text!r}")
+    return value
 
 
 def _positive_int(text):
