@@ -82,6 +82,7 @@ def _positive_int(text):
 
 
 def cmd_watch(args):
+    _warn_unknown_events(args.event or ())
     addresses, patterns = expand(args.addresses)
     source = len(addresses) > 1 or patterns
     width = max(len(a) for a in addresses)
@@ -90,6 +91,19 @@ def cmd_watch(args):
     else:
         fmt = TextFormat(width if source else 0)
     return asyncio.run(Watch(args, addresses, fmt).run())
+
+
+def _warn_unknown_events(names):
+    """Say which --event names QEMU's catalogue does not know: names are
+    case-sensitive (STOP, not stop), so a typo would silently match
+    nothing."""
+    from .catalogue import EVENTS
+    for name in names:
+        if name not in EVENTS:
+            hint = f" (did you mean {name.upper()}?)" if \
+                name.upper() in EVENTS else ""
+            notice(f"warning: --event {name}: not an event of QEMU's "
+                   f"catalogue{hint}")
 
 
 def expand(addresses):

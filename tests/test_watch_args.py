@@ -14,3 +14,13 @@ def test_watch_refuses_bad_timeout(tmp_path, value):
         capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "not a positive number of seconds" in proc.stderr
+
+
+def test_watch_warns_about_unknown_event_names(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "qmpfast", "watch", str(tmp_path / "vm.qmp"),
+         "--event", "stop", "--event", "SHUTDOWN"],
+        capture_output=True, text=True, timeout=60)
+    assert "--event stop: not an event of QEMU's catalogue" in proc.stderr
+    assert "did you mean STOP?" in proc.stderr
+    assert "--event SHUTDOWN" not in proc.stderr
