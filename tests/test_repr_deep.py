@@ -1,5 +1,9 @@
 """repr() of a message never raises, however deep its values nest."""
 
+import sys
+
+import pytest
+
 import qmpfast
 
 DEPTH = 1000  # within the default max_depth of 1024
@@ -9,14 +13,28 @@ def _nested(depth):
     return b"[" * depth + b"]" * depth
 
 
-def test_repr_of_deep_return(backend):
+@pytest.fixture
+def shallow_stack():
+    """A recursion limit that a repr DEPTH levels deep surely exceeds,
+    whatever other tests left it at (decoding such values raises the limit
+    for itself, so only the repr meets it)."""
+    frame, frames = sys._getframe(), 0
+    while frame is not None:
+        frame, frames = frame.f_back, frames + 1
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames + DEPTH // 2)
+    yield
+    sys.setrecursionlimit(old)
+
+
+def test_repr_of_deep_return(backend, shallow_stack):
     msg = qmpfast.parse(b'{"return": ' + _nested(DEPTH) + b'}',
                         backend=backend)
     text = repr(msg)
     assert text.startswith("<Return") and "nested too deep" in text
 
 
-def test_repr_of_deep_typed_event(backend):
+def test_repr_of_deep_typed_event(backend, shallow_stack):
     raw = (b'{"timestamp": {"seconds": 1, "microseconds": 2}, '
            b'"event": "SHUTDOWN", "data": {"guest": true, "reason": '
            + _nested(DEPTH) + b'}}')
