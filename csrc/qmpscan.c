@@ -1397,7 +1397,7 @@ limits:
                 } else {
                     tag = QMPF_KIND_EVENT | (s->bigts ? QMPF_TAG_BIGTS : 0) |
                           (longname ? QMPF_TAG_LONGNAME : 0) |
-                          ((int64_t)(longname ? 0 : nid + 1) << 8);
+                          ((int64_t)(longname ? 0 : nid + 1) << QMPF_TAG_ID_SHIFT);
                     r[QMPF_R_SECONDS] = s->seconds;
                     r[QMPF_R_MICROS] = s->micros;
                 }
@@ -1424,7 +1424,7 @@ limits:
 #undef AT
             s->noskip = 0;
             if (code) {
-                r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << 8);
+                r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << QMPF_TAG_CODE_SHIFT);
                 n++;
                 result = QMPF_ERROR;
                 goto stop;
@@ -1443,7 +1443,8 @@ out_of_input:
         r[QMPF_R_END] = ABS(p);
         r[QMPF_R_SECONDS] = 0;
         r[QMPF_R_MICROS] = 0;
-        r[QMPF_R_TAG] = QMPF_KIND_BAD | (QMPF_E_TOO_LARGE << 8);
+        r[QMPF_R_TAG] =
+            QMPF_KIND_BAD | (QMPF_E_TOO_LARGE << QMPF_TAG_CODE_SHIFT);
         r[QMPF_R_ERRPOS] = ABS(p);
         n++;
         s->state = ST_SKIPLINE;
@@ -1466,8 +1467,8 @@ fail: {
     r[QMPF_R_END] = ABS(errp) + 1;
     r[QMPF_R_SECONDS] = 0;
     r[QMPF_R_MICROS] = 0;
-    r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << 8) |
-                    ((int64_t)(*errp + 1) << 16);
+    r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << QMPF_TAG_CODE_SHIFT) |
+                    ((int64_t)(*errp + 1) << QMPF_TAG_BYTE_SHIFT);
     r[QMPF_R_ERRPOS] = ABS(errp);
     n++;
     s->noskip = 0;

@@ -39,17 +39,6 @@
 
 #include "qmpscan.h"
 
-#ifndef QMPF_ENTRY_WORDS
-#define QMPF_ENTRY_WORDS 4 /* words per hash table entry */
-#endif
-
-/* flags that newer scanners may set on good records */
-#ifndef QMPF_TAG_BIGNUM
-#define QMPF_TAG_BIGNUM 0
-#endif
-#ifndef QMPF_TAG_LONGNAME
-#define QMPF_TAG_LONGNAME 0
-#endif
 #define TAG_FLAGS (QMPF_TAG_BIGTS | QMPF_TAG_BIGNUM | QMPF_TAG_LONGNAME)
 
 #define CHECK(cond)                                                        \
@@ -231,7 +220,7 @@ static void check_record(const config *cf, const int64_t *r,
 {
     int64_t start = r[QMPF_R_START], end = r[QMPF_R_END];
     int64_t tag = r[QMPF_R_TAG];
-    int kind = (int)(tag & 15);
+    int kind = (int)(tag & QMPF_TAG_KIND_MASK);
     const uint8_t *m = cf->data + start;
     int64_t len = end - start;
 
@@ -239,8 +228,8 @@ static void check_record(const config *cf, const int64_t *r,
     CHECK(start > prev_start);
     CHECK(start >= prev_good_end);
     if (kind == QMPF_KIND_BAD) {
-        int code = (int)((tag >> 8) & 0xff);
-        int64_t byte = (tag >> 16) - 1;
+        int code = (int)((tag >> QMPF_TAG_CODE_SHIFT) & QMPF_TAG_CODE_MASK);
+        int64_t byte = (tag >> QMPF_TAG_BYTE_SHIFT) - 1;
         int64_t errpos = r[QMPF_R_ERRPOS];
         CHECK(code >= QMPF_E_EXPECTED_OBJECT && code <= QMPF_E_ERROR_SHAPE);
         CHECK(errpos >= start && errpos <= end);
@@ -266,7 +255,7 @@ static void check_record(const config *cf, const int64_t *r,
     CHECK((uint64_t)len <= cf->max_size);
     CHECK(r[QMPF_R_ERRPOS] == 0);
     {
-        int64_t name_id = (tag >> 8) - 1;
+        int64_t name_id = (tag >> QMPF_TAG_ID_SHIFT) - 1;
         CHECK(name_id >= -1 && name_id < (int64_t)N_NAMES);
         /* only kind, known flags and the id */
         CHECK((tag & 0xf0 & ~(int64_t)TAG_FLAGS) == 0);
@@ -341,7 +330,7 @@ static void check_record(const config *cf, const int64_t *r,
         const uint32_t *sec = sl + (size_t)T.nodes[3].slot * 3;
         const uint32_t *mic = sl + (size_t)T.nodes[4].slot * 3;
         const uint32_t *ts = sl + (size_t)T.nodes[2].slot * 3;
-        int64_t name_id = (tag >> 8) - 1;
+        int64_t name_id = (tag >> QMPF_TAG_ID_SHIFT) - 1;
         CHECK(ev[2] >= QMPF_T_STR_ASCII && ev[2] <= QMPF_T_STR_ESC);
         CHECK(ts[2] == QMPF_T_OBJECT);
         CHECK(sec[2] == QMPF_T_INT && mic[2] == QMPF_T_INT);
@@ -386,7 +375,7 @@ static void check_records(const config *cf, const output *o)
         const int64_t *r = o->recs + i * QMPF_REC_FIELDS;
         check_record(cf, r, o->slots + i * NW, prev_start, prev_good_end);
         prev_start = r[QMPF_R_START];
-        if ((r[QMPF_R_TAG] & 15) != QMPF_KIND_BAD)
+        if ((r[QMPF_R_TAG] & QMPF_TAG_KIND_MASK) != QMPF_KIND_BAD)
             prev_good_end = r[QMPF_R_END];
     }
 }
@@ -452,8 +441,8 @@ static void scan_all(scanner *sc, const uint8_t *buf, size_t len,
             int64_t code;
             CHECK(n >= 1);
             r = recs + (n - 1) * QMPF_REC_FIELDS;
-            CHECK((r[QMPF_R_TAG] & 15) == QMPF_KIND_BAD);
-            code = (r[QMPF_R_TAG] >> 8) & 0xff;
+            CHECK((r[QMPF_R_TAG] & QMPF_TAG_KIND_MASK) == QMPF_KIND_BAD);
+            code = (r[QMPF_R_TAG] >> QMPF_TAG_CODE_SHIFT) & QMPF_TAG_CODE_MASK;
             CHECK(!qmpf_in_message(&sc->s));
             if (code == QMPF_E_TOO_LARGE || code >= QMPF_E_EVENT_NAME) {
                 /* too large: skip from where the limit was hit; a QMP shape
@@ -470,7 +459,7 @@ static void scan_all(scanner *sc, const uint8_t *buf, size_t len,
         }
         for (size_t i = 0; i < n; i++) {
             const int64_t *r = recs + i * QMPF_REC_FIELDS;
-            int bad = (r[QMPF_R_TAG] & 15) == QMPF_KIND_BAD;
+            int bad = (r[QMPF_R_TAG] & QMPF_TAG_KIND_MASK) == QMPF_KIND_BAD;
             CHECK(!bad || (res == QMPF_ERROR && i == n - 1));
             /* every record starts in this buffer (its bytes were kept); a
              * good one lies in it whole */

@@ -185,7 +185,7 @@ class Batch(Records):
     def _tree(self, i):
         d = self._objs[i]
         if d is None:
-            if self.recs[i * K.REC_FIELDS + K.R_TAG] & 15 == K.KIND_BAD:
+            if self.recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_KIND_MASK == K.KIND_BAD:
                 return MISSING
             d = self._objs[i] = std_loads(self.raw(i))
         return d
@@ -397,7 +397,7 @@ class Scanner:
             elif self._keep is not None and nid not in self._keep:
                 tag = -1
             else:
-                tag = K.KIND_EVENT | (nid + 1) << 8
+                tag = K.KIND_EVENT | (nid + 1) << K.TAG_ID_SHIFT
             if len(self._name_tags) < _NAME_CACHE_MAX:
                 self._name_tags[name] = tag
         return tag
@@ -979,7 +979,7 @@ class Scanner:
         # out of input
         if end != bend:
             start = self._msg_start
-            recs += (start, base + p, 0, 0, K.KIND_BAD | K.E_TOO_LARGE << 8,
+            recs += (start, base + p, 0, 0, K.KIND_BAD | K.E_TOO_LARGE << K.TAG_CODE_SHIFT,
                      base + p)
             objs.append(None)
             self._st = _SKIPLINE
@@ -1019,7 +1019,7 @@ class Scanner:
                 if nid == -2:
                     tag |= K.TAG_LONGNAME
                 else:
-                    tag |= (nid + 1) << 8
+                    tag |= (nid + 1) << K.TAG_ID_SHIFT
                 sec = self._seconds
                 usec = self._micros
         elif types[rn[K.ROLE_RETURN]]:
@@ -1037,7 +1037,7 @@ class Scanner:
             tag = K.KIND_COMMAND
         end = base + p
         if code:
-            recs += (start, end, 0, 0, K.KIND_BAD | code << 8, errpos)
+            recs += (start, end, 0, 0, K.KIND_BAD | code << K.TAG_CODE_SHIFT, errpos)
             objs.append(None)
             return K.ERROR
         if self._bignum:
@@ -1051,7 +1051,8 @@ class Scanner:
         line break after where the message began."""
         start = self._msg_start
         recs += (start, base + errp + 1, 0, 0,
-                 K.KIND_BAD | code << 8 | (buf[errp] + 1) << 16, base + errp)
+                 K.KIND_BAD | code << K.TAG_CODE_SHIFT
+                 | (buf[errp] + 1) << K.TAG_BYTE_SHIFT, base + errp)
         objs.append(None)
         self._reset_message()
         q = buf.find(b"\n", start - base)

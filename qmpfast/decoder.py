@@ -70,9 +70,9 @@ class _Factories(dict):
         self.schema = schema
 
     def __missing__(self, tag):
-        kind = tag & 15
+        kind = tag & K.TAG_KIND_MASK
         if kind == K.KIND_EVENT:
-            name_id = (tag >> 8) - 1
+            name_id = (tag >> K.TAG_ID_SHIFT) - 1
             if tag & K.TAG_LONGNAME and self.schema.keep_names is not None:
                 factory = partial(_slow_event, keep=self.schema.keep_names)
             elif name_id < 0 or tag & (K.TAG_BIGTS | K.TAG_LONGNAME):
@@ -106,8 +106,8 @@ def _error_from_record(batch, i, source=None):
     recs = batch.recs
     j = i * K.REC_FIELDS
     start, errpos, tag = recs[j], recs[j + K.R_ERRPOS], recs[j + K.R_TAG]
-    code = (tag >> 8) & 0xFF
-    byte = (tag >> 16) - 1
+    code = (tag >> K.TAG_CODE_SHIFT) & K.TAG_CODE_MASK
+    byte = (tag >> K.TAG_BYTE_SHIFT) - 1
     what = K.ERROR_TEXT.get(code, f"error {code}")
     if code in K.PROTOCOL_CODES:
         return ProtocolError(

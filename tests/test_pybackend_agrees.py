@@ -74,7 +74,7 @@ def _read(method, *args):
 def _snapshot(scanner, status, batch, slots):
     recs = list(batch.recs[:batch.n * K.REC_FIELDS])
     good = [i for i in range(batch.n)
-            if recs[i * K.REC_FIELDS + K.R_TAG] & 15 != K.KIND_BAD]
+            if recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_KIND_MASK != K.KIND_BAD]
     values = {i: [_read(batch.value, i, s) for s in slots] for i in good}
     objects = {i: [_read(batch.is_object, i, s) for s in slots]
                for i in good}
@@ -484,9 +484,9 @@ def _records(backend, data, max_size=1 << 20, max_depth=64,
 
 
 def _bad(code, byte=None):
-    tag = K.KIND_BAD | code << 8
+    tag = K.KIND_BAD | code << K.TAG_CODE_SHIFT
     if byte is not None:
-        tag |= (byte + 1) << 16
+        tag |= (byte + 1) << K.TAG_BYTE_SHIFT
     return tag
 
 
@@ -594,7 +594,7 @@ def test_filtered_events_and_big_timestamps(backend):
             b'{"event": "' + LONG_NAME.encode() + b'", ' + ts % b"1" + b'}\n'
             + b'{"event": "STOP", ' + ts % b"-9223372036854775808" + b'}\n')
     recs = _records(backend, data, schema="keep")
-    stop = K.KIND_EVENT | (NAMES.index("STOP") + 1) << 8
+    stop = K.KIND_EVENT | (NAMES.index("STOP") + 1) << K.TAG_ID_SHIFT
     big = K.TAG_BIGTS | K.TAG_BIGNUM
     # RESUME is filtered out; a name too long for an id never is
     assert [r[K.R_TAG] for r in recs] == [
@@ -604,7 +604,7 @@ def test_filtered_events_and_big_timestamps(backend):
     assert (recs[2][K.R_SECONDS], recs[2][K.R_MICROS]) == (0, 1)
     recs = _records(backend, data, schema="all")
     assert len(recs) == 4
-    assert recs[0][K.R_TAG] == K.KIND_EVENT | (NAMES.index("RESUME") + 1) << 8
+    assert recs[0][K.R_TAG] == K.KIND_EVENT | (NAMES.index("RESUME") + 1) << K.TAG_ID_SHIFT
 
 
 @pytest.mark.parametrize("backend", [C, P], ids=["c", "python"])
@@ -721,7 +721,8 @@ def test_envelope_fast_lane_records():
         ENVELOPE, 0, 16)
     assert (status, batch.n) == (K.DONE, 1)
     rec = batch.recs[:K.REC_FIELDS]
-    assert rec[K.R_TAG] == K.KIND_EVENT | (NAMES.index("BLOCK_IO_ERROR") + 1) << 8
+    assert rec[K.R_TAG] == K.KIND_EVENT | (NAMES.index("BLOCK_IO_ERROR") + 1) \
+        << K.TAG_ID_SHIFT
     assert (rec[K.R_SECONDS], rec[K.R_MICROS]) == (1732442400, 123456)
     assert batch.value(0, SCHEMAS["all"].paths.index(("data", "device"))) \
         == "ide0-hd1"
@@ -743,7 +744,7 @@ def test_filtered_data_read_again_when_kept_after_all():
         stream, 0, 16)
     device = SCHEMAS["keep"].paths.index(("data", "device"))
     host = SCHEMAS["keep"].paths.index(("data", "server", "host"))
-    got = [(names[batch.recs[i * K.REC_FIELDS + K.R_TAG] >> 8],
+    got = [(names[batch.recs[i * K.REC_FIELDS + K.R_TAG] >> K.TAG_ID_SHIFT],
             batch.value(i, device), batch.value(i, host))
            for i in range(batch.n)]
     assert got == [("STOP", "ide0-hd1", "::1")] * 2 + [
@@ -803,6 +804,6 @@ def test_escapes_across_a_block_agree():
              b'{"return": "\\u0041"}']
     stream = b"\r\n".join(lines) + b"\r\n"
     trace = assert_agree(SCHEMAS["all"], [stream], 4096)
-    tags = [r & 15 for call in trace for r in call["recs"][K.R_TAG::6]]
+    tags = [r & K.TAG_KIND_MASK for call in trace for r in call["recs"][K.R_TAG::6]]
     assert tags == [K.KIND_RETURN, K.KIND_BAD, K.KIND_RETURN, K.KIND_RETURN,
                     K.KIND_BAD, K.KIND_RETURN]
