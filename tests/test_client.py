@@ -64,7 +64,15 @@ class Peer:
         for chunk in chunks:
             if bytewise:
                 for i in range(len(chunk)):
-                    self.conn.sendall(chunk[i:i + 1])
+                    try:
+                        self.conn.sendall(chunk[i:i + 1])
+                    except (BrokenPipeError, ConnectionResetError):
+                        # a message is complete at its '}': a client that
+                        # has all it waited for may close before the line
+                        # break that follows
+                        if chunk[i:].strip():
+                            raise
+                        return
             else:
                 self.conn.sendall(chunk)
 
