@@ -185,7 +185,8 @@ class Batch(Records):
     def _tree(self, i):
         d = self._objs[i]
         if d is None:
-            if self.recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_KIND_MASK == K.KIND_BAD:
+            tag = self.recs[i * K.REC_FIELDS + K.R_TAG]
+            if tag & K.TAG_KIND_MASK == K.KIND_BAD:
                 return MISSING
             d = self._objs[i] = std_loads(self.raw(i))
         return d
@@ -979,8 +980,8 @@ class Scanner:
         # out of input
         if end != bend:
             start = self._msg_start
-            recs += (start, base + p, 0, 0, K.KIND_BAD | K.E_TOO_LARGE << K.TAG_CODE_SHIFT,
-                     base + p)
+            recs += (start, base + p, 0, 0,
+                     K.KIND_BAD | K.E_TOO_LARGE << K.TAG_CODE_SHIFT, base + p)
             objs.append(None)
             self._st = _SKIPLINE
             self._reset_message()
@@ -1037,7 +1038,8 @@ class Scanner:
             tag = K.KIND_COMMAND
         end = base + p
         if code:
-            recs += (start, end, 0, 0, K.KIND_BAD | code << K.TAG_CODE_SHIFT, errpos)
+            recs += (start, end, 0, 0, K.KIND_BAD | code << K.TAG_CODE_SHIFT,
+                     errpos)
             objs.append(None)
             return K.ERROR
         if self._bignum:

@@ -24,7 +24,7 @@ import keyword
 import os
 import sys
 
-from .messages import Event
+from .messages import Event, safe_repr
 from .schema import S_DATA, Schema
 from .values import MISSING
 
@@ -381,10 +381,7 @@ def _short_value(value):
             return repr(f"{host or ''}:{service or ''}")
         family = getattr(value, "family", None)
         return repr(family) if family else None
-    try:
-        return repr(value)
-    except RecursionError:  # repr never raises, however deep the value
-        return "<nested too deep>"
+    return safe_repr(value)
 
 
 def _fields_repr(attrs):

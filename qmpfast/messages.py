@@ -278,11 +278,17 @@ def _none(value):
     return None if value is MISSING else value
 
 
-def _short(value):
+def safe_repr(value):
+    """repr(value), which a message's repr may call on a value nested
+    deeper than repr can go: repr of a message never raises."""
     try:
-        text = repr(value)
-    except RecursionError:  # a value nested deeper than repr can go
+        return repr(value)
+    except RecursionError:
         return "<nested too deep>"
+
+
+def _short(value):
+    text = safe_repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -25,6 +25,7 @@ import stat
 import sys
 
 from . import aio
+from .catalogue import EVENTS
 from .cli import CLIError
 from .client import QMPConnectionError, parse_address
 from .errors import QMPError
@@ -97,7 +98,6 @@ def _warn_unknown_events(names):
     """Say which --event names QEMU's catalogue does not know: names are
     case-sensitive (STOP, not stop), so a typo would silently match
     nothing."""
-    from .catalogue import EVENTS
     for name in names:
         if name not in EVENTS:
             hint = f" (did you mean {name.upper()}?)" if \

@@ -74,7 +74,8 @@ def _read(method, *args):
 def _snapshot(scanner, status, batch, slots):
     recs = list(batch.recs[:batch.n * K.REC_FIELDS])
     good = [i for i in range(batch.n)
-            if recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_KIND_MASK != K.KIND_BAD]
+            if recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_KIND_MASK
+            != K.KIND_BAD]
     values = {i: [_read(batch.value, i, s) for s in slots] for i in good}
     objects = {i: [_read(batch.is_object, i, s) for s in slots]
                for i in good}
@@ -604,7 +605,8 @@ def test_filtered_events_and_big_timestamps(backend):
     assert (recs[2][K.R_SECONDS], recs[2][K.R_MICROS]) == (0, 1)
     recs = _records(backend, data, schema="all")
     assert len(recs) == 4
-    assert recs[0][K.R_TAG] == K.KIND_EVENT | (NAMES.index("RESUME") + 1) << K.TAG_ID_SHIFT
+    assert recs[0][K.R_TAG] == \
+        K.KIND_EVENT | (NAMES.index("RESUME") + 1) << K.TAG_ID_SHIFT
 
 
 @pytest.mark.parametrize("backend", [C, P], ids=["c", "python"])
@@ -804,6 +806,7 @@ def test_escapes_across_a_block_agree():
              b'{"return": "\\u0041"}']
     stream = b"\r\n".join(lines) + b"\r\n"
     trace = assert_agree(SCHEMAS["all"], [stream], 4096)
-    tags = [r & K.TAG_KIND_MASK for call in trace for r in call["recs"][K.R_TAG::6]]
+    tags = [r & K.TAG_KIND_MASK
+            for call in trace for r in call["recs"][K.R_TAG::6]]
     assert tags == [K.KIND_RETURN, K.KIND_BAD, K.KIND_RETURN, K.KIND_RETURN,
                     K.KIND_BAD, K.KIND_RETURN]
