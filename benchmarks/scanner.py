@@ -27,8 +27,8 @@ ROOT = os.path.dirname(HERE)
 
 def scan_rate(stream, events=None, repeat=5):
     """Best MB/s of one qmpf_scan call over ``stream``."""
-    from qmpfast._cbackend import _tables
-    from qmpfast._qmpscan import ffi, lib
+    from qmpfast.scan.cffi_backend import _tables
+    from qmpfast.scan._qmpscan import ffi, lib
     from qmpfast.decoder import _schema
 
     schema = _schema(events)

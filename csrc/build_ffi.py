@@ -47,7 +47,7 @@ int qmpf_in_message(const qmpf_scanner *s);
 ffibuilder = cffi.FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
-    "qmpfast._qmpscan",
+    "qmpfast.scan._qmpscan",
     '#include "qmpscan.h"',
     sources=[os.path.relpath(os.path.join(HERE, "qmpscan.c"))],
     include_dirs=[os.path.relpath(HERE)],

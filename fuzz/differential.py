@@ -58,15 +58,15 @@ if "--hypothesis" not in sys.argv and "--replay" not in sys.argv:
 if _ATHERIS is not None:
     with _ATHERIS.instrument_imports(include=["qmpfast"]):
         import qmpfast
-        import qmpfast._pybackend  # noqa: F401
-        import qmpfast.validate  # noqa: F401
+        import qmpfast.scan.python_backend  # noqa: F401
+        import qmpfast.model.validate  # noqa: F401
 else:
     import qmpfast
 
 from qmpfast import DecodeError  # noqa: E402
-from qmpfast._backend import available_backends  # noqa: E402
-from qmpfast.catalogue import VncInfo, Struct  # noqa: E402
-from qmpfast.values import MISSING  # noqa: E402
+from qmpfast.scan import available_backends  # noqa: E402
+from qmpfast.model.catalogue import VncInfo, Struct  # noqa: E402
+from qmpfast.scan.values import MISSING  # noqa: E402
 
 import make_corpus  # noqa: E402
 

@@ -51,7 +51,7 @@ t0=$(date +%s)
     cat "$WORK/build.log" >&2
     exit 2
 }
-SO=$(ls "$WORK"/qmpfast/_qmpscan*.so)
+SO=$(ls "$WORK"/qmpfast/scan/_qmpscan*.so)
 # read all of ldd's output first: with pipefail, "ldd | grep -q" fails
 # whenever grep exits early and ldd gets EPIPE
 if ! grep -q libasan <<<"$(ldd "$SO")"; then
@@ -73,7 +73,7 @@ export UBSAN_OPTIONS="$UBSAN"
 
 # the interpreter must import the sanitized module, not an installed one
 (cd "$WORK" && LD_PRELOAD="$LIBASAN" "$PY" -c "
-import qmpfast._qmpscan as m, qmpfast, sys
+import qmpfast.scan._qmpscan as m, qmpfast, sys
 assert m.__file__.startswith('$WORK'), m.__file__
 assert qmpfast.BACKEND == 'c', qmpfast.BACKEND
 ")

@@ -5,24 +5,28 @@
     >>> for msg in dec.feed(chunk): ...
 
 ``BACKEND`` says which scanner runs: ``"c"`` (the C scanner through cffi) or
-``"python"`` (the pure-Python twin, same results).
+``"python"`` (the pure-Python twin, same results).  ``qmpfast.aio`` (the
+asyncio client) is imported on first use, so ``import qmpfast`` does not
+load asyncio.
 """
 
-from . import aio
-from ._backend import BACKEND
-from .catalogue import EVENT_CLASSES, Struct, VncInfo, event_class
+from typing import Any
+
 from .client import (Client, CommandError, NotQMPError, QMPConnectionError,
                      connect)
-from .catalogue import *  # noqa: F401,F403 - the typed event classes
 from .decoder import (DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, Decoder,
                       iter_messages, parse)
 from .errors import (DecodeError, IncompleteMessageError,
                      MessageTooLargeError, ProtocolError, QMPError,
                      ValidationError)
-from .messages import (Command, ErrorResponse, Event, Greeting, Message,
-                       Return)
+from .model import catalogue as _catalogue
+from .model.catalogue import *  # noqa: F401,F403 - the typed event classes
+from .model.catalogue import EVENT_CLASSES, Struct, VncInfo, event_class
+from .model.messages import (Command, ErrorResponse, Event, Greeting,
+                             Message, Return)
+from .scan import BACKEND
+from .scan.values import FAST_LOADS
 from .state import StatusChange, VMState, VncSession
-from .values import FAST_LOADS
 
 __version__ = "0.1.0"
 
@@ -36,4 +40,13 @@ __all__ = [
     "VMState", "StatusChange", "VncSession",
     "connect", "Client", "CommandError", "QMPConnectionError", "NotQMPError",
     "aio",
-] + [cls.__name__ for cls in EVENT_CLASSES.values()]
+]
+__all__ += _catalogue.__all__
+
+
+def __getattr__(name: str) -> Any:
+    """``qmpfast.aio`` on first use: asyncio only for those who want it."""
+    if name == "aio":
+        import importlib
+        return importlib.import_module(".aio", __name__)
+    raise AttributeError(f"module 'qmpfast' has no attribute {name!r}")

@@ -26,13 +26,14 @@ except ImportError:  # Python < 3.11
         return factory(*args)
 
 
-from . import _constants as K
-from ._backend import BACKEND, Scanner, backend as _backend_module
-from .catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
+from .scan import _header as K
+from .scan import BACKEND, Scanner, backend as _backend_module
+from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError,
                      MessageTooLargeError, ProtocolError, ValidationError)
-from .messages import KIND_CLASSES, Event
-from .schema import S_EVENT, S_MICROS, S_SECONDS, Schema
+from .model import messages as _messages
+from .model.messages import KIND_CLASSES, Event
+from .scan.paths import S_EVENT, S_MICROS, S_SECONDS, Schema
 
 _DONE = K.DONE
 
@@ -171,7 +172,7 @@ class Decoder:
         self.source = source
         self.errors = []
         if strict:
-            from .validate import validate_event
+            from .model.validate import validate_event
             self._validate = validate_event
 
     @property
@@ -404,3 +405,6 @@ def iter_messages(source, chunk_size=65536, **options):
 
 __all__ = ["Decoder", "parse", "iter_messages", "DEFAULT_MAX_MESSAGE_SIZE",
            "DEFAULT_MAX_DEPTH"]
+
+
+_messages._parse = parse

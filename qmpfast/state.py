@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .catalogue import struct_class
+from .model.catalogue import struct_class
 from .decoder import parse
 
 UNKNOWN = "unknown"

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import qmpfast  # noqa: E402
-from qmpfast._backend import available_backends  # noqa: E402
+from qmpfast.scan import available_backends  # noqa: E402
 
 BACKENDS = available_backends()
 if os.environ.get("QMPFAST_REQUIRE_C") and "c" not in BACKENDS:

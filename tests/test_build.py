@@ -19,8 +19,8 @@ import sys
 import pytest
 
 import qmpfast
-from qmpfast import _constants as K
-from qmpfast._backend import available_backends
+from qmpfast.scan import _header as K
+from qmpfast.scan import available_backends
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(qmpfast.__file__)))
 HEADER = os.path.join(REPO, "csrc", "qmpscan.h")
@@ -186,7 +186,7 @@ def _import_from(path, cwd):
     """Import qmpfast from ``path`` in a fresh interpreter.
 
     ``-S`` keeps site's .pth files out: an editable install of this very
-    checkout (as CI makes) would otherwise map ``qmpfast._qmpscan`` to its
+    checkout (as CI makes) would otherwise map ``qmpfast.scan._qmpscan`` to its
     own compiled module.  site-packages stay on the path for cffi.
     """
     paths = [str(path)] + sorted({sysconfig.get_paths()["purelib"],

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 import qmpfast
-from qmpfast.catalogue import (ENUMS, EVENT_CLASSES, EVENTS, STRUCTS,
+from qmpfast.model.catalogue import (ENUMS, EVENT_CLASSES, EVENTS, STRUCTS,
                                attr_name)
-from qmpfast.validate import ADDED_LATER
+from qmpfast.model.validate import ADDED_LATER
 
 from conftest import SEED, sample
 
@@ -332,9 +332,9 @@ def documented_shapes(name, pad):
 
 
 @pytest.mark.parametrize("pad", ["", PAD], ids=["small", "large"])
-@pytest.mark.parametrize("name", qmpfast.catalogue.DOCUMENTED)
+@pytest.mark.parametrize("name", qmpfast.model.catalogue.DOCUMENTED)
 def test_documented_members_equal_json_loads(backend, name, pad):
-    vnc_members = qmpfast.catalogue.VNC_INFO_MEMBERS
+    vnc_members = qmpfast.model.catalogue.VNC_INFO_MEMBERS
     for data in documented_shapes(name, pad):
         raw = event_bytes(name, data)
         (ev,) = decode(backend, raw)
@@ -379,7 +379,7 @@ def test_every_message_class_has_its_own_constructor_code():
     """Each class gets its own copy of ``__init__`` and of its hot
     properties, so CPython's per-code attribute caches stay specialized
     while a decoder builds objects of many classes in turn."""
-    from qmpfast import messages
+    from qmpfast.model import messages
     classes = list(EVENT_CLASSES.values()) + [
         messages.Event, messages.Return, messages.ErrorResponse,
         messages.Greeting, messages.Command]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import qmpfast
 from qmpfast import DecodeError, Event, IncompleteMessageError, ProtocolError
-from qmpfast._backend import available_backends
+from qmpfast.scan import available_backends
 
 BACKENDS = available_backends()
 EXAMPLES = int(os.environ.get("QMPFAST_HYPOTHESIS_EXAMPLES", "0"))

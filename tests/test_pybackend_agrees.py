@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 C = pytest.importorskip(
-    "qmpfast._cbackend",
+    "qmpfast.scan.cffi_backend",
     reason="the C scanner is not built (python3 csrc/build_ffi.py)")
 
-from qmpfast import _constants as K  # noqa: E402
-from qmpfast import _pybackend as P  # noqa: E402
-from qmpfast.schema import Schema  # noqa: E402
-from qmpfast.values import MISSING  # noqa: E402
+from qmpfast.scan import _header as K  # noqa: E402
+from qmpfast.scan import python_backend as P  # noqa: E402
+from qmpfast.scan.paths import Schema  # noqa: E402
+from qmpfast.scan.values import MISSING  # noqa: E402
 
 EXAMPLES = int(os.environ.get("QMPFAST_HYPOTHESIS_EXAMPLES", "60"))
 

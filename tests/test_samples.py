@@ -10,7 +10,7 @@ import pytest
 
 import qmpfast
 from qmpfast import ErrorResponse, Event, Greeting, Return
-from qmpfast._backend import available_backends
+from qmpfast.scan import available_backends
 
 from conftest import sample
 

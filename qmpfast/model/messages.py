@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as _dt
 from types import FunctionType
 
-from . import _constants as K
-from .values import MISSING
+from ..scan import _header as K
+from ..scan.values import MISSING
 
-from .schema import (S_ARGUMENTS, S_ERROR_CLASS, S_ERROR_DESC, S_EXEC_OOB,
+from ..scan.paths import (S_ARGUMENTS, S_ERROR_CLASS, S_ERROR_DESC, S_EXEC_OOB,
                      S_EXECUTE, S_ID, S_QMP, S_RETURN)
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -106,9 +106,14 @@ class Message:
         return (_from_raw, (self.raw,))
 
 
+# The decoder sits above this module; it registers its ``parse`` here so
+# that pickled messages can be rebuilt from their bytes (unpickling imports
+# ``qmpfast``, which imports the decoder).
+_parse = None
+
+
 def _from_raw(raw):
-    from .decoder import parse
-    return parse(raw)
+    return _parse(raw)
 
 
 class Event(Message):

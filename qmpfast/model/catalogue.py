@@ -25,8 +25,8 @@ import os
 import sys
 
 from .messages import Event, safe_repr
-from .schema import S_DATA, Schema
-from .values import MISSING
+from ..scan.paths import S_DATA, Schema
+from ..scan.values import MISSING
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

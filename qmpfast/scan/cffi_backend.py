@@ -7,10 +7,10 @@ FFI.  Values are decoded from their byte spans only when read.
 
 from __future__ import annotations
 
-from . import _constants as K
-from ._records import Records
+from . import _header as K
+from .records import Records
 from ._qmpscan import ffi, lib
-from .schema import S_DATA
+from .paths import S_DATA
 from .values import MISSING, decode_span, fast_loads, loads, std_loads
 
 _DATA_WORDS = S_DATA * K.SLOT_WORDS

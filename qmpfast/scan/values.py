@@ -14,7 +14,7 @@ import sys
 import threading
 from decimal import Decimal
 
-from . import _constants as K
+from . import _header as K
 
 MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING",
                                "__bool__": lambda self: False,

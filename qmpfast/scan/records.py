@@ -8,7 +8,7 @@ values; the raw bytes of a message are read the same way by both.
 
 from __future__ import annotations
 
-from . import _constants as K
+from . import _header as K
 
 
 class Records:

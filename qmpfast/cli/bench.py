@@ -9,12 +9,16 @@ and, with ``--plot``, draws them.  The comparison lives in the source tree's
 
 from __future__ import annotations
 
+import argparse
 import os
+import subprocess
 import sys
 import tempfile
 
+from .errors import CLIError
 
-def register(subparsers):
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "bench", help="compare qmpfast with json, orjson, msgspec, qemu.qmp",
         description="Run the benchmark comparison on a generated stream "
@@ -32,26 +36,22 @@ def register(subparsers):
     p.set_defaults(func=cmd_bench)
 
 
-def _import_benchmarks():
-    """benchmarks/ of the checkout qmpfast runs from, or of the current
-    directory (a checkout with qmpfast installed from it)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def _checkout():
+    """The source tree whose ``benchmarks/`` folder to run: the one qmpfast
+    runs from, or the current directory (a checkout with qmpfast installed
+    from it).  The comparison runs in a child process there, so this
+    process's ``sys.path`` is never touched."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
     for root in (here, os.getcwd()):
-        if os.path.isdir(os.path.join(root, "benchmarks")) and \
-                root not in sys.path:
-            sys.path.insert(0, root)
-            break
-    try:
-        from benchmarks import plot, run
-    except ImportError:
-        return None, None
-    return run, plot
+        if os.path.isfile(os.path.join(root, "benchmarks", "run.py")):
+            return root
+    return None
 
 
-def cmd_bench(args):
-    from .cli import CLIError
-    run, plot = _import_benchmarks()
-    if run is None:
+def cmd_bench(args: argparse.Namespace) -> int:
+    root = _checkout()
+    if root is None:
         raise CLIError("bench needs the benchmarks/ folder of the qmpfast "
                        "source tree (run it from a checkout's top folder)")
     argv = ["--size-mb", str(args.size_mb), "--repeat", str(args.repeat)]
@@ -68,13 +68,14 @@ def cmd_bench(args):
     if out:
         argv += ["--json", out]
     try:
-        status = run.main(argv)
+        status = subprocess.call(
+            [sys.executable, "-m", "benchmarks.run", *argv], cwd=root)
         if status == 0 and args.plot:
-            try:
-                plot.plot(out, args.plot)
-            except ImportError as exc:
-                raise CLIError(f"--plot needs matplotlib ({exc})") from exc
-            sys.stdout.write(f"plot written to {args.plot}\n")
+            status = subprocess.call(
+                [sys.executable, "-m", "benchmarks.plot", out, args.plot],
+                cwd=root)
+            if status != 0:
+                raise CLIError("--plot failed (it needs matplotlib)")
         return status
     finally:
         if tmp is not None:

@@ -11,7 +11,7 @@ members that every QEMU version sends, naming the member by its JSON path
 from __future__ import annotations
 
 from .catalogue import ENUMS, EVENTS, STRUCTS
-from .errors import ValidationError
+from ..errors import ValidationError
 
 # Members the catalogue marks required but older QEMUs do not send, by
 # event or struct: QEMU 7.2's BLOCK_IO_ERROR has no qom-path and the 2010

@@ -1,6 +1,4 @@
-"""The ``qmpfast`` command line (also ``python -m qmpfast``).
-
-``qmpfast parse`` decodes QMP captures: one JSON line per message, or with
+"""``qmpfast parse``: decodes QMP captures: one JSON line per message, or with
 ``--stats`` a table of what the stream holds and how fast it decoded.
 Errors are one line naming the file and byte offset, never a traceback.
 """
@@ -13,17 +11,15 @@ import sys
 import time
 from collections import Counter
 
-from . import BACKEND, __version__
-from .decoder import Decoder
-from .errors import DecodeError
+from ..decoder import Decoder
+from ..errors import DecodeError
+from ..scan import BACKEND
+from .errors import CLIError
 
-SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
+SAMPLES = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
 SAMPLE = os.path.join(SAMPLES, "qemu-7.2.qmp")
 CHUNK = 1 << 16
-
-
-class CLIError(Exception):
-    """A failure to report as one line and exit status 1."""
 
 
 def _open_inputs(args):
@@ -119,8 +115,8 @@ def cmd_parse(args):
                 if msg.kind == "event":
                     names[msg.name] += 1
     elif args.summary:
-        from .messages import Return
-        from .state import VMState
+        from ..model.messages import Return
+        from ..state import VMState
         states = []
 
         def on_message(messages):
@@ -180,17 +176,11 @@ def _print_stats(kinds, names, total_bytes, elapsed):
       f"backend {BACKEND})\n")
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="qmpfast",
-        description="Fast, robust reader of the QEMU Machine Protocol.")
-    parser.add_argument("--version", action="version",
-                        version=f"qmpfast {__version__} (backend {BACKEND})")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("parse", help="decode QMP captures",
-                       description="Decode QMP streams: one JSON line per "
-                       "message (standard input when no FILE).")
+def register(subparsers):
+    p = subparsers.add_parser(
+        "parse", help="decode QMP captures",
+        description="Decode QMP streams: one JSON line per "
+        "message (standard input when no FILE).")
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--sample", action="store_true",
                    help="read the bundled capture of a real QEMU 7.2")
@@ -207,44 +197,3 @@ def build_parser():
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar on a terminal")
     p.set_defaults(func=cmd_parse)
-
-    for register in _EXTRA_COMMANDS:
-        register(sub)
-    return parser
-
-
-_EXTRA_COMMANDS = []
-
-
-EXTRA_COMMAND_MODULES = ("qmpfast.watch", "qmpfast.bench")
-
-
-def _load_extra_commands():
-    """Subcommands living in their own modules (watch, bench)."""
-    import importlib
-    if _EXTRA_COMMANDS:
-        return
-    for module in EXTRA_COMMAND_MODULES:
-        _EXTRA_COMMANDS.append(importlib.import_module(module).register)
-
-
-def main(argv=None):
-    _load_extra_commands()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except CLIError as exc:
-        sys.stderr.write(f"qmpfast: {exc}\n")
-        return 1
-    except BrokenPipeError:
-        try:
-            sys.stdout = None
-        finally:
-            return 0
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,11 +24,11 @@ import os
 import stat
 import sys
 
-from . import aio
-from .catalogue import EVENTS
-from .cli import CLIError
-from .client import QMPConnectionError, parse_address
-from .errors import QMPError
+from .. import aio
+from ..model.catalogue import EVENTS
+from .errors import CLIError
+from ..client import QMPConnectionError, parse_address
+from ..errors import QMPError
 
 NAME_WIDTH = 16  # VNC_DISCONNECTED, the longest of the common events
 
@@ -237,7 +237,7 @@ class Watch:
     async def print_events(self, address, client):
         fmt = self.fmt
         if self.args.state:
-            from .state import VMState
+            from ..state import VMState
             state = VMState()
             change = state.seed(await client.execute("query-status"))
             if not self.emit(fmt.change(address, change)):

@@ -30,9 +30,9 @@ import json
 import re
 from json.scanner import make_scanner as _make_scanner
 
-from . import _constants as K
-from ._records import Records
-from .schema import S_DATA
+from . import _header as K
+from .records import Records
+from .paths import S_DATA
 from .values import MISSING, std_loads
 
 # scanner states, as in qmpscan.c; from _OBJ_FIRST on: inside a message.

@@ -10,7 +10,7 @@ integer work inside the scanner.
 
 from __future__ import annotations
 
-from . import _constants as K
+from . import _header as K
 
 # Members QMP itself defines, with the role the scanner gives them.
 # "data" comes last so that its subtree, where extra paths go, never moves the
