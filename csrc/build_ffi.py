@@ -30,7 +30,6 @@ typedef struct {
 
 typedef struct { int64_t pos; int64_t msg_start; ...; } qmpf_scanner;
 
-uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len);
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       uint32_t parent, uint32_t off, uint32_t len,
                       int32_t value);
