@@ -1,18 +1,48 @@
 """cffi builder for the C scanner (out-of-line API mode).
 
 setup.py names this file in ``cffi_modules``; it compiles csrc/qmpscan.c
-into ``qmpfast._qmpscan``.  The declarations below are the whole C surface
-Python sees; the header stays the source of truth for the layouts (``...;``
-lets cffi take them from the compiler).
+into ``qmpfast.scan._qmpscan``.  The header is the contract and nothing here
+repeats a number of it: every ``#define QMPF_*`` integer is declared to cffi
+as ``...`` (its value comes from the compiler), struct layouts end in
+``...;`` and array lengths are ``[...]``.  tools/gen_header.py writes the
+same numbers into qmpfast/scan/_header.py for the pure-Python backend, with
+``header_constants`` below as the one reader of the header.
 """
 
 import os
+import re
 
 import cffi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = os.path.join(HERE, "qmpscan.h")
 
-CDEF = """
+_DEFINE = re.compile(r"^#define\s+QMPF_(\w+)\s+(0x[0-9a-fA-F]+|\d+)u?\b",
+                     re.M)
+_COMMENT_ABOVE = re.compile(r"/\*\s*(.*?)\s*\*/\s*$")
+
+
+def header_constants(path=HEADER):
+    """``[(name, value, comment_above)]`` for every integer ``QMPF_*``
+    define of the header, in order; ``comment_above`` is the one-line
+    comment on the line before the define (the error texts), or None."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    lines = text.splitlines()
+    out = []
+    for number, line in enumerate(lines):
+        m = _DEFINE.match(line)
+        if not m:
+            continue
+        above = _COMMENT_ABOVE.match(lines[number - 1]) if number else None
+        comment = above.group(1) if above and lines[number - 1].lstrip(
+            ).startswith("/*") else None
+        out.append((m.group(1), int(m.group(2), 0), comment))
+    return out
+
+
+CDEF = "".join(f"#define QMPF_{name} ...\n"
+               for name, _, _ in header_constants()) + """
 typedef struct { int32_t slot; int32_t slot_end; int32_t role; } qmpf_node;
 
 typedef struct {
@@ -24,7 +54,7 @@ typedef struct {
     uint32_t table_mask;
     const uint8_t *keep;
     int32_t keep_unknown;
-    int32_t role_slot[12];
+    int32_t role_slot[...];
     ...;
 } qmpf_schema;
 

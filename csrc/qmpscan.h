@@ -4,8 +4,8 @@
  * The scanner frames top-level JSON objects by structure (not by lines),
  * validates them against RFC 8259 (strict UTF-8, no lone surrogates), and in
  * the same pass extracts what a QMP reader needs: the message kind, the event
- * name (as an id into a caller-given table), the timestamp as integers, and the
- * byte spans of a caller-given set of member paths.  It never allocates and
+ * name (as an id into a caller-given table), the timestamp as integers, and
+ * the byte spans of a caller-given set of member paths.  It never allocates and
  * touches no global state: the caller owns the scanner, its stacks, the schema
  * tables and the output arrays.  Plain C99; no Python.h.
  */
@@ -22,7 +22,7 @@
 #define QMPF_R_SECONDS 2 /* timestamp.seconds when it fits in int64 */
 #define QMPF_R_MICROS 3  /* timestamp.microseconds when it fits in int64 */
 #define QMPF_R_TAG 4     /* kind | flags | id, see below */
-#define QMPF_R_ERRPOS 5  /* bad records: absolute offset of the offending byte */
+#define QMPF_R_ERRPOS 5  /* bad records: offset of the offending byte */
 
 /* tag = kind | flags | (name_id + 1) << QMPF_TAG_ID_SHIFT   good records
  * tag = QMPF_KIND_BAD | code << QMPF_TAG_CODE_SHIFT
@@ -45,24 +45,43 @@
 #define QMPF_TAG_LONGNAME 64 /* event name longer than QMPF_CAPTURE_MAX:
                                 no id, and not filtered here */
 
-/* Error codes of bad records. */
+/* Error codes of bad records.  The comment above each is the text of its
+ * error message: Python reads it from here (tools/gen_header.py). */
+/* expected '{' to start a message */
 #define QMPF_E_EXPECTED_OBJECT 1
+/* expected a string key */
 #define QMPF_E_EXPECTED_KEY 2
+/* expected ':' after a key */
 #define QMPF_E_EXPECTED_COLON 3
+/* expected a JSON value */
 #define QMPF_E_EXPECTED_VALUE 4
+/* expected ',' or '}' after a member */
 #define QMPF_E_EXPECTED_OBJ_NEXT 5
+/* expected ',' or ']' after an element */
 #define QMPF_E_EXPECTED_ARR_NEXT 6
+/* control character in a string */
 #define QMPF_E_CONTROL_IN_STRING 7
+/* invalid escape in a string */
 #define QMPF_E_BAD_ESCAPE 8
+/* invalid \u escape (four hex digits expected) */
 #define QMPF_E_BAD_UNICODE_ESCAPE 9
+/* unpaired surrogate in a \u escape */
 #define QMPF_E_LONE_SURROGATE 10
+/* invalid UTF-8 */
 #define QMPF_E_BAD_UTF8 11
+/* invalid number */
 #define QMPF_E_BAD_NUMBER 12
+/* invalid literal (true, false or null expected) */
 #define QMPF_E_BAD_LITERAL 13
+/* nesting too deep */
 #define QMPF_E_TOO_DEEP 14
+/* message too large */
 #define QMPF_E_TOO_LARGE 15
+/* event without a string name */
 #define QMPF_E_EVENT_NAME 16
+/* event without a timestamp of two integers (seconds, microseconds) */
 #define QMPF_E_TIMESTAMP 17
+/* error reply without a string 'class' and 'desc' */
 #define QMPF_E_ERROR_SHAPE 18
 
 /* Types of extracted values (third word of a slot). */
@@ -114,7 +133,8 @@ typedef struct {
  * Read-only tables shared by every scanner of one configuration.  Keys of
  * nodes and event names live in one hash table of uint32_t[8] entries:
  * (parent + 1, offset into pool, length, value, first 8 key bytes as two
- * words, last 8 bytes of a key longer than 8 as two words); event names use the parent QMPF_NAMES_PARENT and have their name
+ * words, last 8 bytes of a key longer than 8 as two words); event names use
+ * the parent QMPF_NAMES_PARENT and have their name
  * id as value.  Fill it with qmpf_table_insert only.
  */
 #define QMPF_ENTRY_WORDS 8
@@ -181,9 +201,6 @@ typedef struct {
     int32_t skipped;
     int32_t noskip;
 } qmpf_scanner;
-
-/* Hash of a key under a parent node; exposed so tables can be built. */
-uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len);
 
 /* Insert (parent, pool[off:off+len]) -> value.  Returns 0, or -1 when the
  * table is full or the key is already present. */

@@ -27,6 +27,9 @@ except ImportError:  # Python < 3.11
 
 
 from .scan import _header as K
+from .scan.records import (ERROR_TEXT, PROTOCOL_CODES, R_MICROS, R_SECONDS,
+                           R_TAG, REC_FIELDS, TAG_BIGTS, TAG_LONGNAME, column,
+                           tag_byte, tag_code, tag_kind, tag_name_id)
 from .scan import BACKEND, Scanner, backend as _backend_module
 from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError,
@@ -71,12 +74,12 @@ class _Factories(dict):
         self.schema = schema
 
     def __missing__(self, tag):
-        kind = tag & K.TAG_KIND_MASK
+        kind = tag_kind(tag)
         if kind == K.KIND_EVENT:
-            name_id = (tag >> K.TAG_ID_SHIFT) - 1
-            if tag & K.TAG_LONGNAME and self.schema.keep_names is not None:
+            name_id = tag_name_id(tag)
+            if tag & TAG_LONGNAME and self.schema.keep_names is not None:
                 factory = partial(_slow_event, keep=self.schema.keep_names)
-            elif name_id < 0 or tag & (K.TAG_BIGTS | K.TAG_LONGNAME):
+            elif name_id < 0 or tag & (TAG_BIGTS | TAG_LONGNAME):
                 factory = _slow_event
             else:
                 factory = _event_factory(self.schema.names[name_id])
@@ -104,13 +107,11 @@ def _slow_event(seconds, microseconds, batch, index, keep=None):
 
 
 def _error_from_record(batch, i, source=None):
-    recs = batch.recs
-    j = i * K.REC_FIELDS
-    start, errpos, tag = recs[j], recs[j + K.R_ERRPOS], recs[j + K.R_TAG]
-    code = (tag >> K.TAG_CODE_SHIFT) & K.TAG_CODE_MASK
-    byte = (tag >> K.TAG_BYTE_SHIFT) - 1
-    what = K.ERROR_TEXT.get(code, f"error {code}")
-    if code in K.PROTOCOL_CODES:
+    start, errpos, tag = batch.start(i), batch.error_pos(i), batch.tag(i)
+    code = tag_code(tag)
+    byte = tag_byte(tag)
+    what = ERROR_TEXT.get(code, f"error {code}")
+    if code in PROTOCOL_CODES:
         return ProtocolError(
             f"{what} in the message at byte {start}", start, errpos or start,
             source=source)
@@ -242,14 +243,14 @@ class Decoder:
         if status == K.ERROR:
             n -= 1
             bad = _error_from_record(batch, n, self.source)
-            recs = recs[:n * K.REC_FIELDS]
+            recs = recs[:n * REC_FIELDS]
         if n:
             first = len(out)
             out += map(_call,
                        map(self._factories.__getitem__,
-                           recs[K.R_TAG::K.REC_FIELDS]),
-                       recs[K.R_SECONDS::K.REC_FIELDS],
-                       recs[K.R_MICROS::K.REC_FIELDS],
+                           column(recs, R_TAG)),
+                       column(recs, R_SECONDS),
+                       column(recs, R_MICROS),
                        repeat(batch, n), range(n))
             if self._filtering and any(map(
                     _is, islice(out, first, None),

@@ -1,7 +1,8 @@
 """The build and the choice of backend.
 
-* qmpfast/_constants.py repeats the numbers of csrc/qmpscan.h: they must
-  match, or the two backends would read records differently.
+* csrc/qmpscan.h is the scanner's contract: the C module takes its numbers
+  from the compiler, the pure-Python backend from qmpfast/scan/_header.py,
+  generated from the header; both must agree with it.
 * QMPFAST_REQUIRE_C=1 means the C scanner runs, or qmpfast does not import;
   QMPFAST_PUREPYTHON=1 means the pure-Python one runs.
 * Without a working C compiler the build still succeeds, with a warning, and
@@ -20,22 +21,13 @@ import pytest
 
 import qmpfast
 from qmpfast.scan import _header as K
+from qmpfast.scan import records as R
 from qmpfast.scan import available_backends
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(qmpfast.__file__)))
 HEADER = os.path.join(REPO, "csrc", "qmpscan.h")
 BUILDER = os.path.join(REPO, "csrc", "build_ffi.py")
 WARNING = "WARNING: the qmpfast C scanner could not be built"
-
-
-def header_defines():
-    with open(HEADER, encoding="utf-8") as f:
-        text = f.read()
-    defines = {}
-    for name, value in re.findall(r"^#define\s+QMPF_(\w+)\s+([^\s/]+)",
-                                  text, re.M):
-        defines[name] = int(value.rstrip("uUlL"), 0)
-    return defines
 
 
 def env_with(**changes):
@@ -52,49 +44,86 @@ def python(code, env, cwd=REPO):
                           capture_output=True, text=True, timeout=120)
 
 
-# ---- constants -----------------------------------------------------------
+# ---- the header is the contract -----------------------------------------
 
-def test_header_constants_match_python():
-    defines = header_defines()
-    assert len(defines) > 50
-    for name, value in defines.items():
-        assert hasattr(K, name), f"QMPF_{name} is missing in _constants.py"
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def header_constants():
+    return _load(BUILDER, "qmpfast_build_ffi").header_constants()
+
+
+def test_generated_header_module_is_up_to_date():
+    gen = _load(os.path.join(REPO, "tools", "gen_header.py"), "gen_header")
+    with open(os.path.join(REPO, "qmpfast", "scan", "_header.py"),
+              encoding="utf-8") as f:
+        assert f.read() == gen.render(), \
+            "run python tools/gen_header.py after changing qmpscan.h"
+
+
+def test_every_header_number_reaches_python_once():
+    constants = header_constants()
+    assert len(constants) > 50
+    for name, value, _ in constants:
         assert getattr(K, name) == value, name
-
-
-def test_python_constants_are_all_in_the_header():
-    defines = header_defines()
-    for name in dir(K):
-        value = getattr(K, name)
+    names = {name for name, _, _ in constants}
+    for name, value in vars(K).items():
         if name.isupper() and type(value) is int:
-            assert name in defines, f"{name} is not defined in qmpscan.h"
+            assert name in names, f"{name} is not defined in qmpscan.h"
 
 
-def test_record_layout_and_codes():
-    assert (K.R_START, K.R_END, K.R_SECONDS, K.R_MICROS, K.R_TAG,
-            K.R_ERRPOS) == tuple(range(K.REC_FIELDS))
-    codes = {v for n, v in vars(K).items()
-             if n.startswith("E_") and type(v) is int}
-    assert set(K.ERROR_TEXT) == codes
-    assert K.PROTOCOL_CODES == {K.E_EVENT_NAME, K.E_TIMESTAMP,
-                                K.E_ERROR_SHAPE}
-    kinds = [v for n, v in vars(K).items() if n.startswith("KIND_")]
-    assert len(set(kinds)) == len(kinds)
-    # the kind is tag & TAG_KIND_MASK; the flags lie above it
-    assert max(kinds) <= K.TAG_KIND_MASK < K.TAG_BIGTS
+def test_the_compiled_module_agrees_with_the_generated_one():
+    if "c" not in available_backends():
+        pytest.skip("the C backend is not built here")
+    from qmpfast.scan._qmpscan import ffi, lib
+    for name, value, _ in header_constants():
+        assert getattr(lib, "QMPF_" + name) == value == getattr(K, name)
+    assert len(ffi.new("qmpf_schema *").role_slot) == K.ROLES
 
 
-def test_cffi_declarations_match_the_header():
+def test_the_builder_types_no_number_of_the_header():
     with open(BUILDER, encoding="utf-8") as f:
         builder = f.read()
-    assert f"role_slot[{K.ROLES}]" in builder
+    cdef = builder[builder.index('CDEF = '):builder.index("ffibuilder =")]
+    assert not re.search(r"\[\d+\]", cdef), "array length typed in the cdef"
     with open(HEADER, encoding="utf-8") as f:
         header = f.read()
-    assert "role_slot[QMPF_ROLES]" in header
-    functions = re.findall(r"^\w[\w ]*?\b(qmpf_\w+)\(", builder, re.M)
+    functions = re.findall(r"^\w[\w ]*?\b(qmpf_\w+)\(", cdef, re.M)
     assert "qmpf_scan" in functions and len(functions) >= 5
     for function in functions:
         assert re.search(r"\b" + function + r"\(", header), function
+
+
+def test_record_layout_and_codes():
+    assert (R.R_START, R.R_END, R.R_SECONDS, R.R_MICROS, R.R_TAG,
+            R.R_ERRPOS) == tuple(range(R.REC_FIELDS))
+    codes = {v for n, v in vars(K).items()
+             if n.startswith("E_") and type(v) is int}
+    assert set(K.ERROR_TEXT) == codes
+    assert all(K.ERROR_TEXT.values())
+    assert R.PROTOCOL_CODES <= codes
+    kinds = [v for n, v in vars(K).items() if n.startswith("KIND_")]
+    assert len(set(kinds)) == len(kinds)
+    # the kind is the tag's low bits; the flags lie above it
+    assert max(kinds) <= K.TAG_KIND_MASK < K.TAG_BIGTS
+
+
+def test_tags_pack_and_unpack():
+    for kind in (K.KIND_EVENT, K.KIND_RETURN, K.KIND_MESSAGE):
+        for name_id in (-1, 0, 7, 100000):
+            tag = R.event_tag(kind, name_id, K.TAG_BIGTS)
+            assert R.tag_kind(tag) == kind
+            assert R.tag_name_id(tag) == name_id
+            assert tag & K.TAG_BIGTS
+    for code in K.ERROR_TEXT:
+        for byte in (-1, 0, 0x7B, 255):
+            tag = R.bad_tag(code, byte)
+            assert R.tag_kind(tag) == K.KIND_BAD
+            assert (R.tag_code(tag), R.tag_byte(tag)) == (code, byte)
 
 
 # ---- choosing the backend -------------------------------------------------

@@ -24,6 +24,7 @@ C = pytest.importorskip(
     reason="the C scanner is not built (python3 csrc/build_ffi.py)")
 
 from qmpfast.scan import _header as K  # noqa: E402
+from qmpfast.scan import records as R  # noqa: E402
 from qmpfast.scan import python_backend as P  # noqa: E402
 from qmpfast.scan.paths import Schema  # noqa: E402
 from qmpfast.scan.values import MISSING  # noqa: E402
@@ -72,10 +73,9 @@ def _read(method, *args):
 
 
 def _snapshot(scanner, status, batch, slots):
-    recs = list(batch.recs[:batch.n * K.REC_FIELDS])
+    recs = list(batch.recs[:batch.n * R.REC_FIELDS])
     good = [i for i in range(batch.n)
-            if recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_KIND_MASK
-            != K.KIND_BAD]
+            if R.tag_kind(batch.tag(i)) != K.KIND_BAD]
     values = {i: [_read(batch.value, i, s) for s in slots] for i in good}
     objects = {i: [_read(batch.is_object, i, s) for s in slots]
                for i in good}
@@ -479,16 +479,13 @@ def _records(backend, data, max_size=1 << 20, max_depth=64,
              schema="all"):
     trace = drive(backend, SCHEMAS[schema], [data], 1000, max_size=max_size,
                   max_depth=max_depth)
-    recs = [call["recs"][j:j + K.REC_FIELDS] for call in trace
-            for j in range(0, len(call["recs"]), K.REC_FIELDS)]
+    recs = [call["recs"][j:j + R.REC_FIELDS] for call in trace
+            for j in range(0, len(call["recs"]), R.REC_FIELDS)]
     return recs
 
 
 def _bad(code, byte=None):
-    tag = K.KIND_BAD | code << K.TAG_CODE_SHIFT
-    if byte is not None:
-        tag |= (byte + 1) << K.TAG_BYTE_SHIFT
-    return tag
+    return R.bad_tag(code, -1 if byte is None else byte)
 
 
 OK_LINE = b'{"return": {}}\n'

@@ -79,7 +79,7 @@ class Message:
     @property
     def stream_offset(self):
         """Absolute stream offset of the message's first byte."""
-        return self._b.recs[self._i * K.REC_FIELDS]
+        return self._b.start(self._i)
 
     def to_dict(self):
         """The whole message as ``json.loads(raw)`` gives it (a new dict)."""

@@ -8,7 +8,7 @@ FFI.  Values are decoded from their byte spans only when read.
 from __future__ import annotations
 
 from . import _header as K
-from .records import Records
+from .records import R_TAG, REC_FIELDS, TAG_BIGNUM, Records
 from ._qmpscan import ffi, lib
 from .paths import S_DATA
 from .values import MISSING, decode_span, fast_loads, loads, std_loads
@@ -25,8 +25,7 @@ _U8 = ffi.typeof("uint8_t[]")
 # reading a few members' slots costs less than decoding the object.
 PEEK_OBJECT_MAX = 2048
 
-_SLOT_WORDS, _T_OBJECT, _REC_FIELDS, _R_TAG, _TAG_BIGNUM = (
-    K.SLOT_WORDS, K.T_OBJECT, K.REC_FIELDS, K.R_TAG, K.TAG_BIGNUM)
+_SLOT_WORDS, _T_OBJECT = K.SLOT_WORDS, K.T_OBJECT
 
 
 class _CTables:
@@ -105,13 +104,6 @@ class Batch(Records):
         self._slots = slots
         self._nw = nw
 
-    def span(self, i, slot):
-        """(type, start, end) of a slot's value in ``buf``."""
-        k = i * self._nw + slot * K.SLOT_WORDS
-        sl = self._slots
-        off = self.recs[i * K.REC_FIELDS] - self.base
-        return sl[k + 2], off + sl[k], off + sl[k + 1]
-
     def is_object(self, i, slot):
         """Whether the value at a slot is a JSON object."""
         return self._slots[i * self._nw + slot * K.SLOT_WORDS + 2] == \
@@ -123,14 +115,14 @@ class Batch(Records):
         sl = self._slots
         t = sl[k + 2]
         if t == K.T_STR_ASCII:  # most members: inline the common case
-            off = self.recs[i * K.REC_FIELDS] - self.base
+            off = self.recs[i * REC_FIELDS] - self.base
             return self.buf[off + sl[k]:off + sl[k + 1]].decode("ascii")
         if not t:
             return MISSING
-        j = i * K.REC_FIELDS
+        j = i * REC_FIELDS
         off = self.recs[j] - self.base
         return decode_span(self.buf, t, off + sl[k], off + sl[k + 1],
-                           std_loads if self.recs[j + K.R_TAG] & K.TAG_BIGNUM
+                           std_loads if self.recs[j + R_TAG] & TAG_BIGNUM
                            else loads)
 
     def data(self, i):
@@ -141,9 +133,9 @@ class Batch(Records):
         sl = self._slots
         t = sl[k + 2]
         if t == _T_OBJECT:
-            j = i * _REC_FIELDS
+            j = i * REC_FIELDS
             recs = self.recs
-            if not recs[j + _R_TAG] & _TAG_BIGNUM:
+            if not recs[j + R_TAG] & TAG_BIGNUM:
                 off = recs[j] - self.base
                 return fast_loads(self.buf[off + sl[k]:off + sl[k + 1]])
         elif not t:  # STOP, RESUME...
@@ -164,16 +156,16 @@ class Batch(Records):
         end = sl[k + 1]
         if end - start > PEEK_OBJECT_MAX:
             return None
-        j = i * _REC_FIELDS
+        j = i * REC_FIELDS
         recs = self.recs
         off = recs[j] - self.base
         data = self.buf[off + start:off + end]
-        if recs[j + _R_TAG] & _TAG_BIGNUM:
+        if recs[j + R_TAG] & TAG_BIGNUM:
             return std_loads(data)
         return fast_loads(data)
 
     def obj(self, i):
-        if self.recs[i * K.REC_FIELDS + K.R_TAG] & K.TAG_BIGNUM:
+        if self.has_bignum(i):
             return std_loads(self.raw(i))
         return loads(self.raw(i))
 
@@ -244,7 +236,7 @@ class Scanner:
         # the part it filled (fresh large allocations would cost a page
         # fault per 4 KiB on every chunk)
         self._room = max_records
-        self._recs = _alloc("int64_t[]", max_records * K.REC_FIELDS)
+        self._recs = _alloc("int64_t[]", max_records * REC_FIELDS)
         self._slots = _alloc("uint32_t[]", max(1, max_records * self._nw))
 
     def batch(self, buf, base, n):
@@ -253,7 +245,7 @@ class Scanner:
         # copies of just the filled parts, as int64 / uint32 views: fields
         # become Python ints only when read
         recs = memoryview(
-            ffi.buffer(self._recs, max(1, n) * K.REC_FIELDS * 8)[:]).cast("q")
+            ffi.buffer(self._recs, max(1, n) * REC_FIELDS * 8)[:]).cast("q")
         view = memoryview(
             ffi.buffer(self._slots, max(1, n * nw) * 4)[:]).cast("I")
         return Batch(buf, base, recs, n, view, nw)

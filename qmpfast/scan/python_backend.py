@@ -31,7 +31,8 @@ import re
 from json.scanner import make_scanner as _make_scanner
 
 from . import _header as K
-from .records import Records
+from .records import (TAG_BIGNUM, TAG_BIGTS, TAG_LONGNAME, Records,
+                      bad_tag, event_tag, tag_kind)
 from .paths import S_DATA
 from .values import MISSING, std_loads
 
@@ -84,8 +85,8 @@ _KIND_RETURN = K.KIND_RETURN
 _KIND_ERROR = K.KIND_ERROR
 _KIND_GREETING = K.KIND_GREETING
 _KIND_COMMAND = K.KIND_COMMAND
-_TAG_BIGTS = K.TAG_BIGTS
-_TAG_BIGNUM = K.TAG_BIGNUM
+_TAG_BIGTS = TAG_BIGTS
+_TAG_BIGNUM = TAG_BIGNUM
 _BIG = 10 ** 18  # timestamps with more digits set TAG_BIGTS
 _NAME_CACHE_MAX = 4096
 _DEFER_MAX = 65536  # longer cut messages go to the state machine at once
@@ -179,14 +180,10 @@ class Batch(Records):
         self._objs = objs  # per record: its decoded object, or None
         self._paths = paths
 
-    def span(self, i, slot):
-        raise NotImplementedError("the pure-Python backend has no spans")
-
     def _tree(self, i):
         d = self._objs[i]
         if d is None:
-            tag = self.recs[i * K.REC_FIELDS + K.R_TAG]
-            if tag & K.TAG_KIND_MASK == K.KIND_BAD:
+            if tag_kind(self.tag(i)) == K.KIND_BAD:
                 return MISSING
             d = self._objs[i] = std_loads(self.raw(i))
         return d
@@ -394,11 +391,11 @@ class Scanner:
             nid = self._schema.name_id(name)
             if nid < 0 and len(name.encode("utf-8", "surrogatepass")) > \
                     K.CAPTURE_MAX:
-                tag = K.KIND_EVENT | K.TAG_LONGNAME  # never filtered
+                tag = event_tag(K.KIND_EVENT, -1, TAG_LONGNAME)  # kept
             elif self._keep is not None and nid not in self._keep:
                 tag = -1
             else:
-                tag = K.KIND_EVENT | (nid + 1) << K.TAG_ID_SHIFT
+                tag = event_tag(K.KIND_EVENT, nid)
             if len(self._name_tags) < _NAME_CACHE_MAX:
                 self._name_tags[name] = tag
         return tag
@@ -424,7 +421,7 @@ class Scanner:
             if type(sec) is not int or type(usec) is not int:
                 return None
             if not (-_BIG < sec < _BIG and -_BIG < usec < _BIG):
-                tag |= K.TAG_BIGTS  # more than 18 digits: left at 0
+                tag |= TAG_BIGTS  # more than 18 digits: left at 0
                 if not -_BIG < sec < _BIG:
                     sec = 0
                 if not -_BIG < usec < _BIG:
@@ -703,7 +700,7 @@ class Scanner:
             if bignum is None:
                 return None
             if bignum:
-                flags = K.TAG_BIGNUM
+                flags = TAG_BIGNUM
         return d, mend, flags
 
     # ---- slow path: the state machine of qmpscan.c ----------------------
@@ -981,7 +978,7 @@ class Scanner:
         if end != bend:
             start = self._msg_start
             recs += (start, base + p, 0, 0,
-                     K.KIND_BAD | K.E_TOO_LARGE << K.TAG_CODE_SHIFT, base + p)
+                     bad_tag(K.E_TOO_LARGE), base + p)
             objs.append(None)
             self._st = _SKIPLINE
             self._reset_message()
@@ -1016,11 +1013,10 @@ class Scanner:
                 errpos = start + (at[rn[K.ROLE_TIMESTAMP]]
                                   if types[rn[K.ROLE_TIMESTAMP]] else 0)
             else:
-                tag = K.KIND_EVENT | (K.TAG_BIGTS if self._bigts else 0)
-                if nid == -2:
-                    tag |= K.TAG_LONGNAME
-                else:
-                    tag |= (nid + 1) << K.TAG_ID_SHIFT
+                tag = event_tag(
+                    K.KIND_EVENT, -1 if nid == -2 else nid,
+                    (TAG_BIGTS if self._bigts else 0)
+                    | (TAG_LONGNAME if nid == -2 else 0))
                 sec = self._seconds
                 usec = self._micros
         elif types[rn[K.ROLE_RETURN]]:
@@ -1038,12 +1034,11 @@ class Scanner:
             tag = K.KIND_COMMAND
         end = base + p
         if code:
-            recs += (start, end, 0, 0, K.KIND_BAD | code << K.TAG_CODE_SHIFT,
-                     errpos)
+            recs += (start, end, 0, 0, bad_tag(code), errpos)
             objs.append(None)
             return K.ERROR
         if self._bignum:
-            tag |= K.TAG_BIGNUM
+            tag |= TAG_BIGNUM
         recs += (start, end, sec, usec, tag, 0)
         objs.append(None)  # decoded when a value is asked for
         return None
@@ -1053,8 +1048,7 @@ class Scanner:
         line break after where the message began."""
         start = self._msg_start
         recs += (start, base + errp + 1, 0, 0,
-                 K.KIND_BAD | code << K.TAG_CODE_SHIFT
-                 | (buf[errp] + 1) << K.TAG_BYTE_SHIFT, base + errp)
+                 bad_tag(code, buf[errp]), base + errp)
         objs.append(None)
         self._reset_message()
         q = buf.find(b"\n", start - base)

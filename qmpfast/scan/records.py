@@ -1,25 +1,108 @@
-"""What the batches of both scanners share: the record layout and the bytes.
+"""The scanner's output records: their layout and how a tag is packed.
 
-A batch holds the records of one scan call (``recs``: REC_FIELDS integers
-per record, see _constants) and the buffer they point into (``buf``,
-starting at stream offset ``base``).  Each backend adds how it reads
-values; the raw bytes of a message are read the same way by both.
+Both scanners write ``REC_FIELDS`` integers per message (offsets, the
+timestamp, a tag, an error position; see csrc/qmpscan.h).  This module is
+the one place above the scanners that knows that layout: the C backend, the
+Python twin, the decoder and the tests read and write records through it.
 """
 
 from __future__ import annotations
 
-from . import _header as K
+from typing import Any, Sequence
+
+from ._header import (ERROR_TEXT, KIND_BAD, R_END, R_ERRPOS,
+                      R_MICROS, R_SECONDS, R_START, R_TAG, REC_FIELDS,
+                      TAG_BIGNUM, TAG_BIGTS, TAG_BYTE_SHIFT, TAG_CODE_MASK,
+                      TAG_CODE_SHIFT, TAG_ID_SHIFT, TAG_KIND_MASK,
+                      TAG_LONGNAME, E_ERROR_SHAPE, E_EVENT_NAME, E_TIMESTAMP)
+
+__all__ = [
+    "REC_FIELDS", "R_START", "R_END", "R_SECONDS", "R_MICROS", "R_TAG",
+    "R_ERRPOS", "TAG_BIGTS", "TAG_BIGNUM", "TAG_LONGNAME", "ERROR_TEXT",
+    "PROTOCOL_CODES", "event_tag", "bad_tag", "tag_kind", "tag_name_id",
+    "tag_code", "tag_byte", "column", "Records",
+]
+
+# The hot paths of the backends read a message's start as ``recs[j]``.
+if R_START != 0:
+    raise ImportError("qmpscan.h: QMPF_R_START must be 0")
+
+# Codes of messages that are valid JSON but not valid QMP.
+PROTOCOL_CODES = frozenset({E_EVENT_NAME, E_TIMESTAMP, E_ERROR_SHAPE})
+
+
+def event_tag(kind: int, name_id: int = -1, flags: int = 0) -> int:
+    """Tag of a good record: its kind, flags, and event name id (-1: none)."""
+    return kind | flags | (name_id + 1) << TAG_ID_SHIFT
+
+
+def bad_tag(code: int, byte: int = -1) -> int:
+    """Tag of a bad record: the error code and the offending byte (-1: none,
+    for example at the end of the input)."""
+    return KIND_BAD | code << TAG_CODE_SHIFT | (byte + 1) << TAG_BYTE_SHIFT
+
+
+def tag_kind(tag: int) -> int:
+    """KIND_* of a record."""
+    return tag & TAG_KIND_MASK
+
+
+def tag_name_id(tag: int) -> int:
+    """Event name id of a good event record, -1 when the scanner had none."""
+    return (tag >> TAG_ID_SHIFT) - 1
+
+
+def tag_code(tag: int) -> int:
+    """Error code (E_*) of a bad record."""
+    return (tag >> TAG_CODE_SHIFT) & TAG_CODE_MASK
+
+
+def tag_byte(tag: int) -> int:
+    """The offending byte of a bad record, -1 when there was none."""
+    return (tag >> TAG_BYTE_SHIFT) - 1
+
+
+def column(recs: Sequence[int], field: int) -> Sequence[int]:
+    """One field of every record of ``recs``: a strided slice, no copy per
+    value on a memoryview."""
+    return recs[field::REC_FIELDS]  # type: ignore[no-any-return]
 
 
 class Records:
-    """Base of the C and the pure-Python ``Batch``."""
+    """Base of the C and the pure-Python ``Batch``: the records of one scan
+    call (``recs``, ``n`` of them) and the buffer they point into (``buf``,
+    starting at stream offset ``base``)."""
 
     __slots__ = ("buf", "base", "recs", "n")
 
-    def raw(self, i):
+    buf: Any
+    base: int
+    recs: Any
+    n: int
+
+    def start(self, i: int) -> int:
+        """Absolute stream offset of record ``i``'s message."""
+        return int(self.recs[i * REC_FIELDS + R_START])
+
+    def tag(self, i: int) -> int:
+        """The tag of record ``i``."""
+        return int(self.recs[i * REC_FIELDS + R_TAG])
+
+    def has_bignum(self, i: int) -> bool:
+        """Whether record ``i``'s message holds an integer of more than 18
+        digits (its values then need the exact, slower decode)."""
+        return bool(self.recs[i * REC_FIELDS + R_TAG] & TAG_BIGNUM)
+
+    def error_pos(self, i: int) -> int:
+        """Absolute offset of the offending byte of bad record ``i``."""
+        return int(self.recs[i * REC_FIELDS + R_ERRPOS])
+
+    def raw(self, i: int) -> bytes:
         """The bytes of record ``i``'s message, as ``bytes``."""
-        j = i * K.REC_FIELDS
+        j = i * REC_FIELDS
         base = self.base
-        raw = self.buf[self.recs[j] - base:self.recs[j + 1] - base]
+        raw = self.buf[self.recs[j + R_START] - base:
+                       self.recs[j + R_END] - base]
         # ``buf`` may be the decoder's bytearray, handed over to the batch
         return raw if type(raw) is bytes else bytes(raw)
+
