@@ -66,7 +66,7 @@ else:
 from qmpfast import DecodeError  # noqa: E402
 from qmpfast.scan import available_backends  # noqa: E402
 from qmpfast.model.catalogue import VncInfo, Struct  # noqa: E402
-from qmpfast.scan.values import MISSING  # noqa: E402
+from qmpfast.scan.paths import MISSING  # noqa: E402
 
 import make_corpus  # noqa: E402
 

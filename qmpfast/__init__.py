@@ -17,7 +17,7 @@ from .client import (Client, CommandError, NotQMPError, QMPConnectionError,
 from .decoder import (DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_SIZE, Decoder,
                       iter_messages, parse)
 from .errors import (DecodeError, IncompleteMessageError,
-                     MessageTooLargeError, ProtocolError, QMPError,
+                     IntegerTooLongError, MessageTooLargeError, ProtocolError, QMPError,
                      ValidationError)
 from .model import catalogue as _catalogue
 from .model.catalogue import *  # noqa: F401,F403 - the typed event classes
@@ -35,7 +35,8 @@ __all__ = [
     "event_class", "EVENT_CLASSES", "Struct", "VncInfo",
     "Message", "Event", "Return", "ErrorResponse", "Greeting", "Command",
     "QMPError", "DecodeError", "MessageTooLargeError",
-    "IncompleteMessageError", "ProtocolError", "ValidationError",
+    "IncompleteMessageError", "IntegerTooLongError", "ProtocolError",
+    "ValidationError",
     "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_DEPTH",
     "VMState", "StatusChange", "VncSession",
     "connect", "Client", "CommandError", "QMPConnectionError", "NotQMPError",

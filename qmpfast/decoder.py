@@ -32,7 +32,7 @@ from .scan.records import (ERROR_TEXT, PROTOCOL_CODES, R_MICROS, R_SECONDS,
                            tag_byte, tag_code, tag_kind, tag_name_id)
 from .scan import BACKEND, Scanner, backend as _backend_module
 from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
-from .errors import (DecodeError, IncompleteMessageError,
+from .errors import (DecodeError, IncompleteMessageError, IntegerTooLongError,
                      MessageTooLargeError, ProtocolError, ValidationError)
 from .model import messages as _messages
 from .model.messages import KIND_CLASSES, Event
@@ -72,15 +72,19 @@ class _Factories(dict):
     def __init__(self, schema):
         super().__init__()
         self.schema = schema
+        # (index, error) of events whose timestamp could not be converted,
+        # filled while a batch is built; the decoder reports and clears it
+        self.refused = []
 
     def __missing__(self, tag):
         kind = tag_kind(tag)
         if kind == K.KIND_EVENT:
             name_id = tag_name_id(tag)
             if tag & TAG_LONGNAME and self.schema.keep_names is not None:
-                factory = partial(_slow_event, keep=self.schema.keep_names)
+                factory = partial(_slow_event, keep=self.schema.keep_names,
+                                  refused=self.refused)
             elif name_id < 0 or tag & (TAG_BIGTS | TAG_LONGNAME):
-                factory = _slow_event
+                factory = partial(_slow_event, refused=self.refused)
             else:
                 factory = _event_factory(self.schema.names[name_id])
         else:
@@ -94,15 +98,22 @@ def _event_factory(name):
     return cls if cls is not None else partial(Event, name=name)
 
 
-def _slow_event(seconds, microseconds, batch, index, keep=None):
+def _slow_event(seconds, microseconds, batch, index, keep=None,
+                refused=None):
     """Events whose name or timestamp the scanner left to Python; None for
     an event the filter ``keep`` does not want (names too long for the
-    scanner to match are filtered here)."""
-    name = batch.value(index, S_EVENT)
-    if keep is not None and name not in keep:
+    scanner to match are filtered here) or whose timestamp has more digits
+    than the interpreter converts (put in ``refused``, reported as an
+    error of that message)."""
+    try:
+        name = batch.value(index, S_EVENT)
+        if keep is not None and name not in keep:
+            return None
+        seconds = batch.value(index, S_SECONDS)
+        microseconds = batch.value(index, S_MICROS)
+    except IntegerTooLongError as exc:
+        refused.append((index, exc))
         return None
-    seconds = batch.value(index, S_SECONDS)
-    microseconds = batch.value(index, S_MICROS)
     return _event_factory(name)(seconds, microseconds, batch, index)
 
 
@@ -252,10 +263,17 @@ class Decoder:
                        column(recs, R_SECONDS),
                        column(recs, R_MICROS),
                        repeat(batch, n), range(n))
-            if self._filtering and any(map(
+            refused = self._factories.refused
+            if (self._filtering or refused) and any(map(
                     _is, islice(out, first, None),
-                    repeat(None))):  # long names filtered out
+                    repeat(None))):  # long names filtered out, or refused
                 out[first:] = [m for m in out[first:] if m is not None]
+            if refused:
+                try:
+                    out = self._refuse(out, batch, refused)
+                except IntegerTooLongError:
+                    self._deferred = bad  # reported at the next call
+                    raise
             if self.strict:
                 try:
                     out = self._check(out, len(out) - n)
@@ -269,6 +287,23 @@ class Decoder:
                 bad.messages = out
                 raise bad
             self.errors.append(bad)
+        return out
+
+    def _refuse(self, out, batch, refused):
+        """Report events whose timestamp could not be converted, as the
+        errors of their messages (``on_error`` decides)."""
+        errors = []
+        for index, exc in refused:
+            start = batch.start(index)
+            errors.append(IntegerTooLongError(
+                f"{exc.msg}, in the message at byte {start}", start,
+                start, path=exc.path, digits=exc.digits,
+                source=self.source))
+        refused.clear()
+        if self.on_error == "raise":
+            errors[0].messages = out
+            raise errors[0]
+        self.errors += errors
         return out
 
     def _check(self, out, first):

@@ -64,3 +64,49 @@ class ValidationError(DecodeError):
 
 def _rebuild_validation(msg, offset, position, path):
     return ValidationError(msg, offset, position, path=path)
+
+
+class IntegerTooLongError(DecodeError):
+    """An integer with more digits than this interpreter converts
+    (``sys.get_int_max_str_digits()``, 4300 by default), refused as
+    ``json.loads`` refuses it: converting one costs time quadratic in its
+    length, with the GIL held.  ``path`` names the member, as in
+    ``$.return.size``; ``digits`` is its length.
+    """
+
+    def __init__(self, msg, offset=0, position=None, *, path="$", digits=0,
+                 source=None):
+        super().__init__(msg, offset, position, source=source)
+        self.path = path
+        self.digits = digits
+
+    def under(self, prefix):
+        """The same error for a value found at ``prefix`` (a path such as
+        ``$.data``) of the message."""
+        path = prefix + self.path[1:]
+        return IntegerTooLongError(
+            _integer_text(self.digits, path), self.offset, self.position,
+            path=path, digits=self.digits, source=self.source)
+
+    def __reduce__(self):
+        return (_rebuild_integer, (self.msg, self.offset, self.position,
+                                   self.path, self.digits))
+
+
+def _integer_text(digits, path):
+    import sys
+    limit = getattr(sys, "get_int_max_str_digits", int)()
+    return (f"integer of {digits} digits at {path} exceeds this "
+            f"interpreter's limit of {limit} digits for integer conversion "
+            f"(see sys.set_int_max_str_digits)")
+
+
+def integer_too_long(digits, path="$"):
+    """The error for an integer of ``digits`` digits at ``path``."""
+    return IntegerTooLongError(_integer_text(digits, path), path=path,
+                               digits=digits)
+
+
+def _rebuild_integer(msg, offset, position, path, digits):
+    return IntegerTooLongError(msg, offset, position, path=path,
+                               digits=digits)

