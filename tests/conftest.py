@@ -1,9 +1,18 @@
-"""Shared fixtures: every behavioural test runs on both backends.
+"""Shared fixtures: every behavioural test runs once per backend of the pass.
 
-``backend`` is parametrized over the scanners that import here ("c" and
-"python"); with QMPFAST_REQUIRE_C=1 a missing C module is an error, not a
-skip.  ``qemu`` gives the path of a real QEMU, skipping where none is
-installed unless QMPFAST_REQUIRE_QEMU=1 (CI), where that is a failure.
+CI runs the suite twice, once per backend, so ``backend`` follows the
+environment the way ``import qmpfast`` does: with QMPFAST_REQUIRE_C=1 it is
+"c" only (a missing C module is an error, not a skip), with
+QMPFAST_PUREPYTHON=1 "python" only, and with neither every backend that
+imports here.
+
+Tests that compare the two scanners against each other name both
+themselves and carry the ``both_backends`` mark: they run in the C pass and
+where nothing is chosen, not again in the pure-Python pass, and are skipped
+where the C module is not built.
+
+``qemu`` gives the path of a real QEMU, skipping where none is installed
+unless QMPFAST_REQUIRE_QEMU=1 (CI), where that is a failure.
 """
 
 import os
@@ -16,12 +25,57 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmpfast  # noqa: E402
 from qmpfast.scan import available_backends  # noqa: E402
 
-BACKENDS = available_backends()
-if os.environ.get("QMPFAST_REQUIRE_C") and "c" not in BACKENDS:
-    raise RuntimeError("QMPFAST_REQUIRE_C is set but the C backend is missing")
 
+def _flag(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+PURE_PYTHON = _flag("QMPFAST_PUREPYTHON")
+AVAILABLE = available_backends()
+
+
+def _backends_of_this_pass():
+    """The backends the environment asks for, as ``qmpfast.scan`` reads it."""
+    if _flag("QMPFAST_REQUIRE_C"):
+        if PURE_PYTHON:
+            raise RuntimeError(
+                "QMPFAST_REQUIRE_C and QMPFAST_PUREPYTHON are both set")
+        if "c" not in AVAILABLE:
+            raise RuntimeError(
+                "QMPFAST_REQUIRE_C is set but the C backend is missing")
+        return ["c"]
+    if PURE_PYTHON:
+        return ["python"]
+    return AVAILABLE
+
+
+BACKENDS = _backends_of_this_pass()
 SAMPLES = os.path.join(os.path.dirname(qmpfast.__file__), "samples")
 SEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "both_backends: compares the C and the Python scanner "
+        "(not run in the pure-Python pass; skipped without the C module)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Drop the comparisons from the pure-Python pass; skip them where there
+    is only one backend to compare."""
+    compare = [item for item in items
+               if item.get_closest_marker("both_backends")]
+    if not compare:
+        return
+    if PURE_PYTHON:
+        config.hook.pytest_deselected(items=compare)
+        items[:] = [item for item in items
+                    if not item.get_closest_marker("both_backends")]
+    elif len(AVAILABLE) < 2:
+        skip = pytest.mark.skip(reason="needs the C and the Python backend "
+                                       "(python setup.py build_ext --inplace)")
+        for item in compare:
+            item.add_marker(skip)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -22,9 +22,7 @@ from hypothesis import strategies as st
 
 import qmpfast
 from qmpfast import DecodeError, Event, IncompleteMessageError, ProtocolError
-from qmpfast.scan import available_backends
 
-BACKENDS = available_backends()
 EXAMPLES = int(os.environ.get("QMPFAST_HYPOTHESIS_EXAMPLES", "0"))
 
 
@@ -36,8 +34,7 @@ def budget(default):
                                HealthCheck.data_too_large])
 
 
-both_backends = pytest.mark.skipif(
-    len(BACKENDS) < 2, reason="needs the C and the Python backend")
+both_backends = pytest.mark.both_backends
 
 RESERVED = ("event", "timestamp", "return", "error", "QMP", "execute",
             "exec-oob", "data", "id", "arguments")

@@ -19,6 +19,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+pytestmark = pytest.mark.both_backends
+
 C = pytest.importorskip(
     "qmpfast.scan.cffi_backend",
     reason="the C scanner is not built (python3 csrc/build_ffi.py)")

@@ -10,7 +10,6 @@ import pytest
 
 import qmpfast
 from qmpfast import ErrorResponse, Event, Greeting, Return
-from qmpfast.scan import available_backends
 
 from conftest import sample
 
@@ -242,8 +241,7 @@ def test_pretty_and_compact_layouts_give_equal_dicts(backend, name):
         assert again == msgs  # equal messages, whatever the layout
 
 
-@pytest.mark.skipif(len(available_backends()) < 2,
-                    reason="needs the C and the Python backend")
+@pytest.mark.both_backends
 @pytest.mark.parametrize("name", [COMPACT, PRETTY, POWEROFF])
 def test_backends_decode_captures_alike(name):
     data = sample(name)
