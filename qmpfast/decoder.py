@@ -15,6 +15,7 @@ appended to ``errors`` and decoding goes on.
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from itertools import islice, repeat
 from operator import is_ as _is
@@ -137,6 +138,12 @@ def _error_from_record(batch, i, source=None):
         f"byte {start}", start, errpos, source=source)
 
 
+def _concurrent_use():
+    return RuntimeError(
+        "this Decoder is in use by another thread: one Decoder reads one "
+        "stream, from one thread at a time")
+
+
 class Decoder:
     """Decode a QMP byte stream into messages, chunk by chunk.
 
@@ -186,6 +193,10 @@ class Decoder:
         if strict:
             from .model.validate import validate_event
             self._validate = validate_event
+        # held during feed() and close(): the scanner and its scratch arrays
+        # are one stream's state (the C scan runs without the GIL), so a
+        # second thread is refused instead of corrupting them
+        self._busy = threading.Lock()
 
     @property
     def position(self):
@@ -193,7 +204,19 @@ class Decoder:
         return self._scanner.pos
 
     def feed(self, data):
-        """Scan ``data``; return the messages completed so far, in order."""
+        """Scan ``data``; return the messages completed so far, in order.
+
+        One Decoder reads one stream: calling it from a second thread while
+        a call is running raises RuntimeError (use one Decoder per thread,
+        or a lock)."""
+        if not self._busy.acquire(False):
+            raise _concurrent_use()
+        try:
+            return self._feed(data)
+        finally:
+            self._busy.release()
+
+    def _feed(self, data):
         if type(data) is not bytes:
             # bytes-like only: bytes(5) would be five NULs, bytes([123])
             # a '{', and bytes(10**9) a gigabyte
@@ -358,6 +381,14 @@ class Decoder:
         decoded first, every cut message goes to ``errors``, and the first
         is raised at the end.
         """
+        if not self._busy.acquire(False):
+            raise _concurrent_use()
+        try:
+            return self._close()
+        finally:
+            self._busy.release()
+
+    def _close(self):
         scanner = self._scanner
         out = []
         first = None
@@ -366,7 +397,7 @@ class Decoder:
                     self._pending is not None and scanner.pos < (
                         self._pending_base + len(self._pending))):
                 try:
-                    out += self.feed(b"")
+                    out += self._feed(b"")
                 except DecodeError as err:
                     err.messages = out + err.messages
                     raise
