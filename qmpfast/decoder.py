@@ -28,9 +28,10 @@ except ImportError:  # Python < 3.11
 
 
 from .scan import _header as K
-from .scan.records import (ERROR_TEXT, PROTOCOL_CODES, R_MICROS, R_SECONDS,
-                           R_TAG, REC_FIELDS, TAG_BIGTS, TAG_LONGNAME, column,
-                           tag_byte, tag_code, tag_kind, tag_name_id)
+from .scan.records import (ERROR_TEXT, PROTOCOL_CODES, R_END, R_MICROS,
+                           R_SECONDS, R_START, R_TAG, REC_FIELDS, TAG_BIGTS,
+                           TAG_LONGNAME, column, tag_byte, tag_code,
+                           tag_kind, tag_name_id)
 from .scan import BACKEND, Scanner, backend as _backend_module
 from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError, IntegerTooLongError,
@@ -113,9 +114,39 @@ def _slow_event(seconds, microseconds, batch, index, keep=None,
         seconds = batch.value(index, S_SECONDS)
         microseconds = batch.value(index, S_MICROS)
     except IntegerTooLongError as exc:
-        refused.append((index, exc))
+        refused.append((batch, index, exc))
         return None
     return _event_factory(name)(seconds, microseconds, batch, index)
+
+
+# A batch whose buffer holds more than this many bytes per message it
+# delivers is split (see _unshared): below it, sharing one buffer costs
+# less than copying.
+SHARED_BYTES_PER_MESSAGE = 2048
+# Messages of at least this many bytes get a buffer of their own; smaller
+# ones share one in runs of about this size, with no more than GAP bytes
+# between neighbours.
+OWN_BUFFER_BYTES = 4096
+GAP = 512
+
+
+def _unshared(batch, n):
+    """The first ``n`` records of ``batch`` as batches whose buffers hold
+    little but their own messages, so that a message kept (or queued)
+    holds about its own bytes (at most OWN_BUFFER_BYTES + GAP more),
+    whatever came between, not the whole chunk it was read from."""
+    starts = column(batch.recs, R_START)
+    ends = column(batch.recs, R_END)
+    parts = []
+    first = 0
+    for i in range(1, n + 1):
+        if (i < n and ends[i - 1] - starts[first] < OWN_BUFFER_BYTES
+                and ends[i] - starts[i] < OWN_BUFFER_BYTES
+                and starts[i] - ends[i - 1] <= GAP):
+            continue  # a small message close to a short run joins it
+        parts.append(batch.subset(first, i))
+        first = i
+    return parts
 
 
 def _error_from_record(batch, i, source=None):
@@ -280,12 +311,14 @@ class Decoder:
             recs = recs[:n * REC_FIELDS]
         if n:
             first = len(out)
-            out += map(_call,
-                       map(self._factories.__getitem__,
-                           column(recs, R_TAG)),
-                       column(recs, R_SECONDS),
-                       column(recs, R_MICROS),
-                       repeat(batch, n), range(n))
+            if len(batch.buf) > n * SHARED_BYTES_PER_MESSAGE:
+                # mostly bytes that are not these messages' (filtered
+                # events, a huge message among small ones, junk): give the
+                # messages buffers of their own so that none pins the rest
+                for part in _unshared(batch, n):
+                    out = self._build(out, part, part.recs, part.n)
+            else:
+                out = self._build(out, batch, recs, n)
             refused = self._factories.refused
             if (self._filtering or refused) and any(map(
                     _is, islice(out, first, None),
@@ -293,7 +326,7 @@ class Decoder:
                 out[first:] = [m for m in out[first:] if m is not None]
             if refused:
                 try:
-                    out = self._refuse(out, batch, refused)
+                    out = self._refuse(out, refused)
                 except IntegerTooLongError:
                     self._deferred = bad  # reported at the next call
                     raise
@@ -312,11 +345,22 @@ class Decoder:
             self.errors.append(bad)
         return out
 
-    def _refuse(self, out, batch, refused):
+    def _build(self, out, batch, recs, n):
+        """``out`` with the message objects of ``n`` records of ``batch``,
+        built by one ``map``: no Python frame per message but the class's
+        own ``__init__``."""
+        out += map(_call,
+                   map(self._factories.__getitem__, column(recs, R_TAG)),
+                   column(recs, R_SECONDS),
+                   column(recs, R_MICROS),
+                   repeat(batch, n), range(n))
+        return out
+
+    def _refuse(self, out, refused):
         """Report events whose timestamp could not be converted, as the
         errors of their messages (``on_error`` decides)."""
         errors = []
-        for index, exc in refused:
+        for batch, index, exc in refused:
             start = batch.start(index)
             errors.append(IntegerTooLongError(
                 f"{exc.msg}, in the message at byte {start}", start,

@@ -8,7 +8,7 @@ FFI.  Values are decoded from their byte spans only when read.
 from __future__ import annotations
 
 from . import _header as K
-from .records import R_TAG, REC_FIELDS, TAG_BIGNUM, Records
+from .records import R_END, R_TAG, REC_FIELDS, TAG_BIGNUM, Records
 from ._qmpscan import ffi, lib
 from .paths import S_DATA
 from ..errors import IntegerTooLongError
@@ -89,6 +89,11 @@ def _tables(schema):
     return tables
 
 
+def _copy(view):
+    """A memoryview of the same format holding a copy of ``view``."""
+    return memoryview(view.tobytes()).cast(view.format)
+
+
 class Batch(Records):
     """The records of one scan call and the bytes they point into.
 
@@ -106,6 +111,18 @@ class Batch(Records):
         self._slots = slots
         self._nw = nw
         self._paths = paths  # slot -> member path, for error messages
+
+    def subset(self, first, end):
+        """Records ``first`` to ``end - 1`` as a batch of their own, with
+        copies of just their bytes and rows (nothing here stays shared)."""
+        start = self.recs[first * REC_FIELDS]  # R_START
+        stop = self.recs[(end - 1) * REC_FIELDS + R_END]
+        nw = self._nw
+        return Batch(self.buf[start - self.base:stop - self.base], start,
+                     _copy(self.recs[first * REC_FIELDS:end * REC_FIELDS]),
+                     end - first,
+                     _copy(self._slots[first * nw:max(end * nw, 1)]),
+                     nw, self._paths)
 
     def is_object(self, i, slot):
         """Whether the value at a slot is a JSON object."""

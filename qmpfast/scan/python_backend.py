@@ -31,8 +31,8 @@ import re
 from json.scanner import make_scanner as _make_scanner
 
 from . import _header as K
-from .records import (TAG_BIGNUM, TAG_BIGTS, TAG_LONGNAME, Records,
-                      bad_tag, event_tag, tag_kind)
+from .records import (R_END, REC_FIELDS, TAG_BIGNUM, TAG_BIGTS,
+                      TAG_LONGNAME, Records, bad_tag, event_tag, tag_kind)
 from .paths import S_DATA
 from ..errors import IntegerTooLongError
 from .paths import MISSING, member_path
@@ -196,6 +196,19 @@ class Batch(Records):
                 d, self._too_long[i] = lenient_loads(self.raw(i))
             self._objs[i] = d
         return d
+
+    def subset(self, first, end):
+        """Records ``first`` to ``end - 1`` as a batch of their own, with
+        copies of just their bytes and records."""
+        start = self.recs[first * REC_FIELDS]  # R_START
+        stop = self.recs[(end - 1) * REC_FIELDS + R_END]
+        part = Batch(self.buf[start - self.base:stop - self.base], start,
+                     self.recs[first * REC_FIELDS:end * REC_FIELDS],
+                     end - first, self._objs[first:end], self._paths)
+        for i, too_long in self._too_long.items():
+            if first <= i < end:
+                part._too_long[i - first] = too_long
+        return part
 
     def _refuse(self, i, path):
         """Raise for an integer too long at or below ``path`` of record
