@@ -6,6 +6,7 @@ on its pure-Python backend.  QMPFAST_PUREPYTHON=1 skips the build.
 """
 
 import os
+import platform
 import sys
 
 from setuptools import setup
@@ -43,5 +44,9 @@ if os.environ.get("QMPFAST_PUREPYTHON", "") not in ("", "0"):
     sys.stderr.write("QMPFAST_PUREPYTHON is set: not building the C scanner\n")
 else:
     kwargs["cffi_modules"] = ["csrc/build_ffi.py:ffibuilder"]
+    if platform.python_implementation() == "CPython":
+        # the module uses only the stable ABI (cffi's default on CPython):
+        # one wheel serves every CPython from 3.9 on
+        kwargs["options"] = {"bdist_wheel": {"py_limited_api": "cp39"}}
 
 setup(cmdclass={"build_ext": OptionalBuildExt}, **kwargs)

@@ -241,6 +241,9 @@ def _assert_pure_python_install(path, tmp_path):
     first, second = proc.stdout.splitlines()
     assert first == f"python {path / 'qmpfast'}"
     assert second == "30 14"
+    # said once at import, where the user sees it
+    assert proc.stderr.count("the C scanner is not available") == 1
+    assert "QMPFAST_PUREPYTHON=1" in proc.stderr
 
 
 def test_build_ext_without_a_compiler_warns_and_falls_back(tmp_path):
@@ -256,7 +259,7 @@ def test_build_ext_without_a_compiler_warns_and_falls_back(tmp_path):
     assert WARNING in output
     assert "/nonexistent/cc" in output
     assert "pure-Python" in output
-    built = [p for p in (copy / "qmpfast").iterdir()
+    built = [p for p in (copy / "qmpfast" / "scan").iterdir()
              if p.name.startswith("_qmpscan") and p.suffix in (".so", ".pyd")]
     assert built == []
     _assert_pure_python_install(copy, tmp_path)
@@ -281,6 +284,44 @@ def test_pip_install_without_a_compiler_warns_and_falls_back(tmp_path):
     assert proc.returncode == 0, output
     assert WARNING in output
     _assert_pure_python_install(target, tmp_path)
+
+
+def test_the_sdist_builds_an_abi3_wheel_with_the_c_scanner(tmp_path):
+    _need_build_tools()
+    if sysconfig.get_config_var("CC") is None or shutil.which("gcc") is None \
+            and shutil.which("cc") is None:
+        pytest.skip("no C compiler here")
+    copy = _copy_of_the_repository(tmp_path)
+    env = env_with()
+    env["PYTHONPATH"] = ""
+    run = dict(env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d",
+                           str(tmp_path / "dist")], cwd=copy, **run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (sdist,) = (tmp_path / "dist").iterdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation",
+         "--no-deps", "--no-index", "-w", str(tmp_path / "wheels"),
+         str(sdist)], cwd=tmp_path, **run)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0 and re.search(
+            r"No module named '?(pip|wheel|setuptools)|"
+            r"invalid command 'bdist_wheel'", output):
+        pytest.skip("pip cannot build here: " + output.splitlines()[-1])
+    assert proc.returncode == 0, output
+    assert WARNING not in output
+    (wheel,) = (tmp_path / "wheels").iterdir()
+    if sys.implementation.name == "cpython":
+        assert "-abi3-" in wheel.name, wheel.name
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
+         "--target", str(tmp_path / "site"), str(wheel)], cwd=tmp_path, **run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = _import_from(tmp_path / "site", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"c {tmp_path / 'site' / 'qmpfast'}", "30 14"]
+    assert "not available" not in proc.stderr
 
 
 def test_build_ext_with_purepython_skips_the_c_build(tmp_path):

@@ -8,6 +8,7 @@ either one explicitly, for tests and for ``Decoder(backend=...)``.
 
 import importlib
 import os
+import warnings
 
 _force_python = os.environ.get("QMPFAST_PUREPYTHON", "") not in ("", "0")
 _require_c = os.environ.get("QMPFAST_REQUIRE_C", "") not in ("", "0")
@@ -52,5 +53,13 @@ else:
                 f"be imported: {exc}") from exc
         _default = backend("python")
         BACKEND = "python"
+        # a build was expected (nothing asked for pure Python): say so
+        # once, where the user sees it, not only in pip's log
+        warnings.warn(
+            f"qmpfast: the C scanner is not available ({exc}); using the "
+            "pure-Python backend, which is several times slower.  Reinstall "
+            "with a C compiler and the Python headers to build it, or set "
+            "QMPFAST_PUREPYTHON=1 to choose the pure-Python backend "
+            "explicitly.", RuntimeWarning, stacklevel=2)
 
 Scanner = _default.Scanner
