@@ -470,6 +470,28 @@ def event_class(name: str) -> type[Event]:
     return EVENT_CLASSES.get(name, Event)
 
 
+
+
+def _member_structs() -> list[str]:
+    """The structs typed event attributes read as (a VNC event's own
+    ``server`` and ``client`` are VncInfo), with the ones they hold."""
+    names = {info["type"] for event, spec in EVENTS.items()
+             for info in spec["members"].values()
+             if info["type"] in STRUCTS and not (
+                 info["type"] in _VNC_TYPES and event in EXTRACTED_EVENTS)}
+    todo = list(names)
+    while todo:
+        for _attr, _key, typ in struct_class(todo.pop())._members:
+            if typ in STRUCTS and typ not in names:
+                names.add(typ)
+                todo.append(typ)
+    return sorted(names)
+
+
+# The module holds the classes its stub names: the events' and, so that a
+# type named in an annotation can be imported, those structs'.
+MEMBER_STRUCTS = tuple(_member_structs())
 globals().update({cls.__name__: cls for cls in EVENT_CLASSES.values()})
+globals().update({name: struct_class(name) for name in MEMBER_STRUCTS})
 __all__ = ["event_class", "EVENT_CLASSES", "Struct", "VncInfo"] + [
     cls.__name__ for cls in EVENT_CLASSES.values()]
