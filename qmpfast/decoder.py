@@ -1,16 +1,10 @@
 """The streaming decoder: bytes in, message objects out.
 
-``Decoder.feed`` hands each chunk to the backend's scanner in one call, keeps
-only the bytes of a message still in progress, and turns each batch of
-records into message objects in one pass.  A chunk that goes on with a
-message in progress and completes nothing costs one scanner call and no
-batch, so a big message fed in small chunks costs little more than in one
-piece; the messages a pending buffer completes keep that buffer as their
-bytes (it is never changed again) instead of a copy of it.  Errors come
-back as records too: with ``on_error="raise"`` the first one is raised
-(carrying the messages decoded before it, so nothing is lost, and leaving
-the bytes after it for the next call); with ``on_error="skip"`` it is
-appended to ``errors`` and decoding goes on.
+``Decoder.feed`` hands each chunk to the scanner in one call, keeps only
+the bytes of a message still in progress, and turns each batch of records
+into message objects in one pass.  Errors come back as records too: raised
+with the messages decoded before them (``on_error="raise"``) or collected
+in ``errors`` (``"skip"``).
 """
 
 from __future__ import annotations
@@ -19,11 +13,13 @@ import threading
 from functools import partial
 from itertools import islice, repeat
 from operator import is_ as _is
+from typing import (Any, Callable, Iterable, Iterator, Literal, Optional,
+                    Protocol, Union)
 
 try:
     from operator import call as _call
 except ImportError:  # Python < 3.11
-    def _call(factory, *args):  # type: ignore[misc]
+    def _call(factory: Callable[..., Any], *args: Any) -> Any:  # type: ignore[misc]
         return factory(*args)
 
 
@@ -32,13 +28,20 @@ from .scan.records import (ERROR_TEXT, PROTOCOL_CODES, R_END, R_MICROS,
                            R_SECONDS, R_START, R_TAG, REC_FIELDS, TAG_BIGTS,
                            TAG_LONGNAME, column, tag_byte, tag_code,
                            tag_kind, tag_name_id)
-from .scan import BACKEND, Scanner, backend as _backend_module
+from .scan import BACKEND, Scanner, ScannerType, backend as _backend_module
 from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError, IntegerTooLongError,
                      MessageTooLargeError, ProtocolError, ValidationError)
 from .model import messages as _messages
-from .model.messages import KIND_CLASSES, Event
+from .model.messages import KIND_CLASSES, Event, Message
 from .scan.paths import S_EVENT, S_MICROS, S_SECONDS, Schema
+from .scan.records import Records
+
+# What builds the message of a record: (seconds, microseconds, batch,
+# index) -> the message, or None for one filtered out or refused.
+Factory = Callable[[int, int, Records, int], Optional[Message]]
+# What Decoder.feed takes.
+BytesLike = Union[bytes, bytearray, memoryview]
 
 _DONE = K.DONE
 
@@ -47,10 +50,10 @@ DEFAULT_MAX_DEPTH = 1024  # QEMU's own nesting limit
 MAX_MESSAGE_SIZE_LIMIT = (1 << 32) - 1  # spans are 32-bit
 
 _CATALOGUE_NAMES = tuple(EVENTS)
-_schemas: dict = {}
+_schemas: dict[Optional[frozenset[str]], Schema] = {}
 
 
-def _schema(events):
+def _schema(events: Optional[Iterable[str]]) -> Schema:
     """One Schema per filter, shared by every decoder that uses it."""
     key = None if events is None else frozenset(events)
     schema = _schemas.get(key)
@@ -61,7 +64,7 @@ def _schema(events):
     return schema
 
 
-class _Factories(dict):
+class _Factories(dict[int, Factory]):
     """tag -> what builds the message of a record with that tag.
 
     Every factory takes (seconds, microseconds, batch, index), so a whole
@@ -71,15 +74,16 @@ class _Factories(dict):
     decodes more.
     """
 
-    def __init__(self, schema):
+    def __init__(self, schema: Schema) -> None:
         super().__init__()
         self.schema = schema
         # (index, error) of events whose timestamp could not be converted,
         # filled while a batch is built; the decoder reports and clears it
-        self.refused = []
+        self.refused: list[tuple[Records, int, IntegerTooLongError]] = []
 
-    def __missing__(self, tag):
+    def __missing__(self, tag: int) -> Factory:
         kind = tag_kind(tag)
+        factory: Factory
         if kind == K.KIND_EVENT:
             name_id = tag_name_id(tag)
             if tag & TAG_LONGNAME and self.schema.keep_names is not None:
@@ -95,13 +99,15 @@ class _Factories(dict):
         return factory
 
 
-def _event_factory(name):
+def _event_factory(name: str) -> Factory:
     cls = EVENT_CLASSES.get(name)
     return cls if cls is not None else partial(Event, name=name)
 
 
-def _slow_event(seconds, microseconds, batch, index, keep=None,
-                refused=None):
+def _slow_event(seconds: int, microseconds: int, batch: Records, index: int,
+                keep: Optional[frozenset[str]] = None,
+                refused: Optional[list[tuple[Records, int, IntegerTooLongError]]]
+                = None) -> Optional[Message]:
     """Events whose name or timestamp the scanner left to Python; None for
     an event the filter ``keep`` does not want (names too long for the
     scanner to match are filtered here) or whose timestamp has more digits
@@ -114,6 +120,8 @@ def _slow_event(seconds, microseconds, batch, index, keep=None,
         seconds = batch.value(index, S_SECONDS)
         microseconds = batch.value(index, S_MICROS)
     except IntegerTooLongError as exc:
+        if refused is None:
+            raise
         refused.append((batch, index, exc))
         return None
     return _event_factory(name)(seconds, microseconds, batch, index)
@@ -130,14 +138,14 @@ OWN_BUFFER_BYTES = 4096
 GAP = 512
 
 
-def _unshared(batch, n):
+def _unshared(batch: Records, n: int) -> list[Records]:
     """The first ``n`` records of ``batch`` as batches whose buffers hold
     little but their own messages, so that a message kept (or queued)
     holds about its own bytes (at most OWN_BUFFER_BYTES + GAP more),
     whatever came between, not the whole chunk it was read from."""
     starts = column(batch.recs, R_START)
     ends = column(batch.recs, R_END)
-    parts = []
+    parts: list[Records] = []
     first = 0
     for i in range(1, n + 1):
         if (i < n and ends[i - 1] - starts[first] < OWN_BUFFER_BYTES
@@ -149,7 +157,8 @@ def _unshared(batch, n):
     return parts
 
 
-def _error_from_record(batch, i, source=None):
+def _error_from_record(batch: Records, i: int,
+                       source: Optional[str] = None) -> DecodeError:
     start, errpos, tag = batch.start(i), batch.error_pos(i), batch.tag(i)
     code = tag_code(tag)
     byte = tag_byte(tag)
@@ -169,7 +178,7 @@ def _error_from_record(batch, i, source=None):
         f"byte {start}", start, errpos, source=source)
 
 
-def _concurrent_use():
+def _concurrent_use() -> RuntimeError:
     return RuntimeError(
         "this Decoder is in use by another thread: one Decoder reads one "
         "stream, from one thread at a time")
@@ -188,9 +197,12 @@ class Decoder:
     ``source``: a name (file, socket) that error messages start with.
     """
 
-    def __init__(self, *, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
-                 max_depth=DEFAULT_MAX_DEPTH, events=None, on_error="raise",
-                 strict=False, backend=None, source=None):
+    def __init__(self, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 max_depth: int = DEFAULT_MAX_DEPTH,
+                 events: Union[str, Iterable[str], None] = None,
+                 on_error: Literal["raise", "skip"] = "raise",
+                 strict: bool = False, backend: Optional[str] = None,
+                 source: Optional[str] = None) -> None:
         if on_error not in ("raise", "skip"):
             raise ValueError("on_error must be 'raise' or 'skip'")
         if not 1 <= max_message_size <= MAX_MESSAGE_SIZE_LIMIT:
@@ -203,24 +215,26 @@ class Decoder:
         self._schema = _schema(events)
         self._factories = self._schema.factories
         self._filtering = self._schema.keep is not None
+        scanner_class: type[ScannerType]
         if backend is None or backend == BACKEND:
             scanner_class = Scanner
-            self.backend = BACKEND
+            self.backend: str = BACKEND
         else:
             scanner_class = _backend_module(backend).Scanner
             self.backend = backend
         self._scanner = scanner_class(self._schema, max_message_size,
                                       max_depth)
-        self._pending = None  # bytearray: bytes from _pending_base on
+        # bytes from _pending_base on
+        self._pending: Optional[bytearray] = None
         self._pending_base = 0
         # after a strict error: decoded messages and a scanner error that
         # came after it in the same batch, for the next call
-        self._backlog = []
-        self._deferred = None
+        self._backlog: list[Message] = []
+        self._deferred: Optional[DecodeError] = None
         self.on_error = on_error
         self.strict = strict
         self.source = source
-        self.errors = []
+        self.errors: list[DecodeError] = []
         if strict:
             from .model.validate import validate_event
             self._validate = validate_event
@@ -230,11 +244,11 @@ class Decoder:
         self._busy = threading.Lock()
 
     @property
-    def position(self):
+    def position(self) -> int:
         """Absolute stream offset up to which input has been scanned."""
         return self._scanner.pos
 
-    def feed(self, data):
+    def feed(self, data: BytesLike) -> list[Message]:
         """Scan ``data``; return the messages completed so far, in order.
 
         One Decoder reads one stream: calling it from a second thread while
@@ -247,7 +261,7 @@ class Decoder:
         finally:
             self._busy.release()
 
-    def _feed(self, data):
+    def _feed(self, data: BytesLike) -> list[Message]:
         if type(data) is not bytes:
             # bytes-like only: bytes(5) would be five NULs, bytes([123])
             # a '{', and bytes(10**9) a gigabyte
@@ -259,6 +273,7 @@ class Decoder:
                     f"{type(data).__name__}") from None
         scanner = self._scanner
         pending = self._pending
+        buf: Union[bytes, bytearray]
         if pending is not None:
             pending += data
             buf = pending
@@ -266,7 +281,7 @@ class Decoder:
         else:
             buf = data
             base = scanner.pos
-        out = []
+        out: list[Message] = []
         shared = False  # whether a batch holds ``pending`` as its bytes
         keep = None
         try:
@@ -299,7 +314,8 @@ class Decoder:
             self._keep(buf, base, shared, keep)
         return out
 
-    def _messages(self, out, batch, status):
+    def _messages(self, out: list[Message], batch: Records,
+                  status: int) -> list[Message]:
         """``out`` with the messages of ``batch`` added (and its error
         raised or recorded)."""
         n = batch.n
@@ -345,7 +361,8 @@ class Decoder:
             self.errors.append(bad)
         return out
 
-    def _build(self, out, batch, recs, n):
+    def _build(self, out: list[Message], batch: Records, recs: Any,
+               n: int) -> list[Message]:
         """``out`` with the message objects of ``n`` records of ``batch``,
         built by one ``map``: no Python frame per message but the class's
         own ``__init__``."""
@@ -356,10 +373,12 @@ class Decoder:
                    repeat(batch, n), range(n))
         return out
 
-    def _refuse(self, out, refused):
+    def _refuse(self, out: list[Message],
+                refused: list[tuple[Records, int, IntegerTooLongError]]
+                ) -> list[Message]:
         """Report events whose timestamp could not be converted, as the
         errors of their messages (``on_error`` decides)."""
-        errors = []
+        errors: list[DecodeError] = []
         for batch, index, exc in refused:
             start = batch.start(index)
             errors.append(IntegerTooLongError(
@@ -373,7 +392,7 @@ class Decoder:
         self.errors += errors
         return out
 
-    def _check(self, out, first):
+    def _check(self, out: list[Message], first: int) -> list[Message]:
         """Strict mode: validate the new events; drop or raise the bad.
 
         Raising leaves the messages after the bad one in ``_backlog``, for
@@ -393,7 +412,8 @@ class Decoder:
             kept.append(msg)
         return kept
 
-    def _keep(self, buf, base, shared, keep=None):
+    def _keep(self, buf: Union[bytes, bytearray], base: int, shared: bool,
+              keep: Optional[int] = None) -> None:
         """Keep the bytes from the scanner's ``keep_from`` (``keep``, when
         known) on for the next call (``shared``: a batch holds ``buf``,
         which must not change)."""
@@ -403,7 +423,8 @@ class Decoder:
         if keep >= end:
             self._pending = None
         elif shared:
-            self._pending = buf[keep - base:]  # a new bytearray
+            # a new bytearray (buf is the pending one)
+            self._pending = buf[keep - base:]  # type: ignore[assignment]
             self._pending_base = keep
         elif buf is self._pending:
             if keep > base:
@@ -413,7 +434,7 @@ class Decoder:
             self._pending = bytearray(buf[keep - base:])
             self._pending_base = keep
 
-    def close(self):
+    def close(self) -> list[Message]:
         """End of stream: return the messages still to deliver.
 
         A message cut by the end of the stream raises IncompleteMessageError.
@@ -432,10 +453,10 @@ class Decoder:
         finally:
             self._busy.release()
 
-    def _close(self):
+    def _close(self) -> list[Message]:
         scanner = self._scanner
-        out = []
-        first = None
+        out: list[Message] = []
+        first: Optional[IncompleteMessageError] = None
         while True:
             if self._backlog or self._deferred is not None or (
                     self._pending is not None and scanner.pos < (
@@ -451,18 +472,18 @@ class Decoder:
                     raise first
                 return out
             start = scanner.message_start
-            err = IncompleteMessageError(
+            cut = IncompleteMessageError(
                 f"the stream ended inside the message at byte {start}",
                 start, scanner.pos, source=self.source)
             self._resync_after(start)
             if self.on_error == "raise":
-                err.messages = out
-                raise err
-            self.errors.append(err)
+                cut.messages = out
+                raise cut
+            self.errors.append(cut)
             if first is None:
-                first = err
+                first = cut
 
-    def _resync_after(self, start):
+    def _resync_after(self, start: int) -> None:
         """Restart scanning after the first line break after ``start``."""
         pending = self._pending
         base = self._pending_base
@@ -476,17 +497,18 @@ class Decoder:
             return
         resume = base + newline + 1
         self._scanner.restart(resume)
+        assert pending is not None  # a line break was found in it
         del pending[:newline + 1]
         self._pending_base = resume
         if not pending:
             self._pending = None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Message]:
         raise TypeError("feed() a Decoder chunks; use iter_messages() to "
                         "read a file or socket")
 
 
-def parse(data, **options):
+def parse(data: BytesLike, **options: Any) -> Message:
     """Decode exactly one message from ``data``."""
     decoder = Decoder(**options)
     out = decoder.feed(data)
@@ -497,9 +519,23 @@ def parse(data, **options):
     return out[0]
 
 
-def iter_messages(source, chunk_size=65536, **options):
+class Readable(Protocol):
+    """A binary file, as ``iter_messages`` reads it."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+class Receiving(Protocol):
+    """A socket, as ``iter_messages`` reads it."""
+
+    def recv(self, size: int, /) -> bytes: ...
+
+
+def iter_messages(source: Union[Readable, Receiving], chunk_size: int = 65536,
+                  **options: Any) -> Iterator[Message]:
     """Yield the messages read from a binary file or a socket."""
     decoder = Decoder(**options)
+    read: Callable[[int], bytes]
     if hasattr(source, "recv"):
         read = source.recv
     else:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, Optional
+
+# what ``__reduce__`` gives pickle: how to rebuild the error
+_Reduced = tuple[Callable[..., "DecodeError"], tuple[Any, ...]]
+
 
 class QMPError(Exception):
     """Base class of every error qmpfast raises."""
@@ -17,20 +22,24 @@ class DecodeError(QMPError, ValueError):
     loses nothing.
     """
 
-    def __init__(self, msg, offset=0, position=None, *, source=None):
+    def __init__(self, msg: str, offset: int = 0,
+                 position: Optional[int] = None, *,
+                 source: Optional[str] = None) -> None:
         super().__init__(msg)
         self.msg = msg
         self.offset = offset
         self.position = offset if position is None else position
         self.source = source
-        self.messages = []
+        # the decoded messages (qmpfast.Message objects; this module sits
+        # below them)
+        self.messages: list[Any] = []
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.source:
             return f"{self.source}: {self.msg}"
         return self.msg
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (type(self), (self.msg, self.offset, self.position))
 
 
@@ -52,17 +61,19 @@ class ValidationError(DecodeError):
     ``path`` names the offending member, as in ``$.data.server.family``.
     """
 
-    def __init__(self, msg, offset=0, position=None, *, path="$",
-                 source=None):
+    def __init__(self, msg: str, offset: int = 0,
+                 position: Optional[int] = None, *, path: str = "$",
+                 source: Optional[str] = None) -> None:
         super().__init__(msg, offset, position, source=source)
         self.path = path
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (_rebuild_validation, (self.msg, self.offset, self.position,
                                       self.path))
 
 
-def _rebuild_validation(msg, offset, position, path):
+def _rebuild_validation(msg: str, offset: int, position: int,
+                        path: str) -> ValidationError:
     return ValidationError(msg, offset, position, path=path)
 
 
@@ -74,13 +85,14 @@ class IntegerTooLongError(DecodeError):
     ``$.return.size``; ``digits`` is its length.
     """
 
-    def __init__(self, msg, offset=0, position=None, *, path="$", digits=0,
-                 source=None):
+    def __init__(self, msg: str, offset: int = 0,
+                 position: Optional[int] = None, *, path: str = "$",
+                 digits: int = 0, source: Optional[str] = None) -> None:
         super().__init__(msg, offset, position, source=source)
         self.path = path
         self.digits = digits
 
-    def under(self, prefix):
+    def under(self, prefix: str) -> IntegerTooLongError:
         """The same error for a value found at ``prefix`` (a path such as
         ``$.data``) of the message."""
         path = prefix + self.path[1:]
@@ -88,25 +100,26 @@ class IntegerTooLongError(DecodeError):
             _integer_text(self.digits, path), self.offset, self.position,
             path=path, digits=self.digits, source=self.source)
 
-    def __reduce__(self):
+    def __reduce__(self) -> _Reduced:
         return (_rebuild_integer, (self.msg, self.offset, self.position,
                                    self.path, self.digits))
 
 
-def _integer_text(digits, path):
+def _integer_text(digits: int, path: str) -> str:
     import sys
-    limit = getattr(sys, "get_int_max_str_digits", int)()
+    limit: int = getattr(sys, "get_int_max_str_digits", int)()
     return (f"integer of {digits} digits at {path} exceeds this "
             f"interpreter's limit of {limit} digits for integer conversion "
             f"(see sys.set_int_max_str_digits)")
 
 
-def integer_too_long(digits, path="$"):
+def integer_too_long(digits: int, path: str = "$") -> IntegerTooLongError:
     """The error for an integer of ``digits`` digits at ``path``."""
     return IntegerTooLongError(_integer_text(digits, path), path=path,
                                digits=digits)
 
 
-def _rebuild_integer(msg, offset, position, path, digits):
+def _rebuild_integer(msg: str, offset: int, position: int, path: str,
+                     digits: int) -> IntegerTooLongError:
     return IntegerTooLongError(msg, offset, position, path=path,
                                digits=digits)

@@ -41,9 +41,12 @@ puts the tracker right (and ends ``unknown``).
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import Counter
+from typing import Any, Callable, Iterator, Optional, Sequence, cast
 
 from .model.catalogue import struct_class
+from .model.messages import Event, Message
 from .decoder import parse
 
 UNKNOWN = "unknown"
@@ -55,24 +58,28 @@ _VncClientInfo = struct_class("VncClientInfo")
 _VncServerInfo = struct_class("VncServerInfo")
 
 
-def _member(event, key):
+def _member(event: Event, key: str) -> Any:
     return event.data.get(key) if isinstance(event.data, dict) else None
 
 
-def _keep(event):
+def _keep(event: Optional[Event]) -> Optional[Event]:
     """A copy holding only its own bytes, not the whole chunk it came in."""
-    return parse(event.raw) if event is not None else None
+    return parse(event.raw) if event is not None else None  # type: ignore[return-value]
 
 
-def _iso(when):
+def _iso(when: Optional[_dt.datetime]) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when else "-"
 
 
-def describe(event):
+def describe(event: Optional[Event]) -> str:
     """One line saying what an event that explains a status means."""
     if event is None:
         return ""
-    name, get = event.name, (lambda key: _member(event, key))
+    name = event.name
+
+    def get(key: str) -> Any:
+        return _member(event, key)
+
     if name == "BLOCK_IO_ERROR":
         text = (f"BLOCK_IO_ERROR {get('device') or get('node-name')} "
                 f"{get('operation')}: {get('reason')}")
@@ -96,7 +103,9 @@ class StatusChange:
 
     __slots__ = ("status", "previous", "reason", "event", "time")
 
-    def __init__(self, status, previous, reason, event, time):
+    def __init__(self, status: str, previous: str, reason: Optional[Event],
+                 event: Optional[Event],
+                 time: Optional[_dt.datetime]) -> None:
         self.status = status
         self.previous = previous
         self.reason = reason
@@ -104,7 +113,7 @@ class StatusChange:
         self.time = time
 
     @property
-    def explanation(self):
+    def explanation(self) -> str:
         """What made the change, in words: "STOP after BLOCK_IO_ERROR
         ide1-hd0 read: Input/output error"."""
         by = self.event.name if self.event is not None else "query-status"
@@ -114,10 +123,10 @@ class StatusChange:
             return describe(self.reason)
         return f"{by} after {describe(self.reason)}"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.previous} -> {self.status} ({self.explanation})"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<StatusChange {_iso(self.time)} {self}>"
 
 
@@ -132,26 +141,42 @@ class VncSession:
     __slots__ = ("client", "server", "connected_at", "initialized_at",
                  "disconnected_at", "initialized", "closed")
 
-    def __init__(self, client, server):
+    def __init__(self, client: Any, server: Any) -> None:
         self.client = client  # a VncClientInfo struct
         self.server = server  # a VncServerInfo struct
-        self.connected_at = self.initialized_at = self.disconnected_at = None
-        self.initialized = self.closed = False
+        self.connected_at: Optional[_dt.datetime] = None
+        self.initialized_at: Optional[_dt.datetime] = None
+        self.disconnected_at: Optional[_dt.datetime] = None
+        self.initialized = False
+        self.closed = False
 
     @property
-    def key(self):
+    def key(self) -> tuple[Any, Any, Any]:
         """The client address: (family, host, service)."""
         return _address(self.client)
 
-    auth = property(lambda self: self.server.auth,
-                    doc="the server's authentication scheme")
-    sasl_username = property(lambda self: self.client.sasl_username)
-    x509_dname = property(lambda self: self.client.x509_dname)
-    open = property(lambda self: not self.closed,
-                    doc="no VNC_DISCONNECTED seen yet")
+    @property
+    def auth(self) -> Optional[str]:
+        """The server's authentication scheme."""
+        return self.server.auth  # type: ignore[no-any-return]
 
     @property
-    def duration(self):
+    def sasl_username(self) -> Optional[str]:
+        """The client's SASL user name, once VNC_INITIALIZED told it."""
+        return self.client.sasl_username  # type: ignore[no-any-return]
+
+    @property
+    def x509_dname(self) -> Optional[str]:
+        """The client's TLS dname, once VNC_INITIALIZED told it."""
+        return self.client.x509_dname  # type: ignore[no-any-return]
+
+    @property
+    def open(self) -> bool:
+        """No VNC_DISCONNECTED seen yet."""
+        return not self.closed
+
+    @property
+    def duration(self) -> Optional[_dt.timedelta]:
         """Connection (or, when that was not seen, initialization) to
         disconnection, a timedelta; None while open or when unknown."""
         start = self.connected_at or self.initialized_at
@@ -159,16 +184,16 @@ class VncSession:
             return None
         return self.disconnected_at - start
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "open" if self.open else f"closed after {self.duration}"
         return f"<VncSession {_client_label(self.client)} {state}>"
 
 
-def _address(client):
+def _address(client: Any) -> tuple[Any, Any, Any]:
     return (client.family, client.host, client.service)
 
 
-def _client_label(client):
+def _client_label(client: Any) -> str:
     host, service = client.host or "", client.service or ""
     if client.family == "unix" or not (host or service):
         text = f"{client.family or '?'} socket"
@@ -179,7 +204,8 @@ def _client_label(client):
     return text + " (websocket)" if client.websocket else text
 
 
-def _vnc_info(event, member, cls):
+def _vnc_info(event: Event, member: str, cls: Callable[[dict[str, Any]], Any]
+              ) -> Any:
     value = _member(event, member)
     return cls(value if isinstance(value, dict) else {})
 
@@ -198,42 +224,49 @@ class VMState:
     all of them in order.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.status = UNKNOWN
-        self.reason = None
-        self.since = None
-        self.changes = []
-        self.event_counts = Counter()
-        self.io_errors = Counter()
-        self.resets = Counter()
-        self.last_shutdown = None
-        self.vnc_sessions = {}
-        self.vnc_history = []
-        self._open = {}           # address -> open sessions, oldest first
-        self._pending = None      # (status, reason event) of a stop asked for
-        self._resume_to = None    # (status, reason) a RESUME restores (9.0+)
-        self._migration = None    # MIGRATION event of a migration under way
-        self._notes = []          # (index in changes, time, status, text)
+        self.reason: Optional[Event] = None
+        self.since: Optional[_dt.datetime] = None
+        self.changes: list[StatusChange] = []
+        self.event_counts: Counter[str] = Counter()
+        self.io_errors: Counter[tuple[Any, Any]] = Counter()
+        self.resets: Counter[tuple[Any, Any]] = Counter()
+        self.last_shutdown: Optional[Event] = None
+        self.vnc_sessions: dict[tuple[Any, Any, Any], VncSession] = {}
+        self.vnc_history: list[VncSession] = []
+        # address -> open sessions, oldest first
+        self._open: dict[tuple[Any, Any, Any], list[VncSession]] = {}
+        # (status, reason event) of a stop asked for
+        self._pending: Optional[tuple[str, Optional[Event]]] = None
+        # (status, reason) a RESUME restores (9.0+)
+        self._resume_to: Optional[tuple[str, Optional[Event]]] = None
+        # MIGRATION event of a migration under way
+        self._migration: Optional[Event] = None
+        # (index in changes, time, status, text)
+        self._notes: list[tuple[int, Optional[_dt.datetime], str, str]] = []
 
     # -- the run state -----------------------------------------------------
 
-    def apply(self, message):
+    def apply(self, message: Message) -> Optional[StatusChange]:
         """Account for one message; a ``StatusChange`` if status changed."""
         if message.kind != "event":
             return None
-        name = message.name
+        event = cast(Event, message)
+        name = event.name
         self.event_counts[name] += 1
         handler = _HANDLERS.get(name)
-        return handler(self, message) if handler is not None else None
+        return handler(self, event) if handler is not None else None
 
-    def seed(self, query_status):
+    def seed(self, query_status: Any) -> Optional[StatusChange]:
         """Start from the live state: ``query-status``'s return value (or
         the Return message carrying it)."""
         value = getattr(query_status, "value", query_status)
         self._pending = self._resume_to = None
         return self._set(value["status"], None, None)
 
-    def _set(self, status, reason, event):
+    def _set(self, status: str, reason: Optional[Event],
+             event: Optional[Event]) -> Optional[StatusChange]:
         if status == self.status:
             return None
         kept = _keep(event)
@@ -245,11 +278,11 @@ class VMState:
         self.changes.append(change)
         return change
 
-    def _request(self, status, event):
+    def _request(self, status: str, event: Event) -> None:
         if self.status in _LIVE:
             self._pending = (status, _keep(event))
 
-    def _on_stop(self, event):
+    def _on_stop(self, event: Event) -> Optional[StatusChange]:
         pending, self._pending = self._pending, None
         if self.status == "suspended":
             self._resume_to = ("suspended", self.reason)
@@ -259,21 +292,24 @@ class VMState:
             return self._set("finish-migrate", self._migration, event)
         return self._set("paused", None, event)
 
-    def _on_resume(self, event):
+    def _on_resume(self, event: Event) -> Optional[StatusChange]:
         self._pending = None
-        target, self._resume_to = self._resume_to or ("running", None), None
+        target: tuple[str, Optional[Event]] = self._resume_to or (
+            "running", None)
+        self._resume_to = None
         return self._set(target[0], target[1], event)
 
-    def _on_wakeup(self, event):
+    def _on_wakeup(self, event: Event) -> Optional[StatusChange]:
         self._pending = self._resume_to = None
         return self._set("running", None, event)
 
-    def _on_suspend(self, event):
+    def _on_suspend(self, event: Event) -> Optional[StatusChange]:
         return self._set("suspended", event, event)
 
-    def _on_shutdown(self, event):
+    def _on_shutdown(self, event: Event) -> Optional[StatusChange]:
         if self.status == "running":
             change = self._set("shutdown", event, event)
+            assert change is not None  # the status was another
             self.last_shutdown = change.event
             self._pending = ("shutdown", change.event)  # the STOP, if any
             return change
@@ -286,28 +322,28 @@ class VMState:
                             f"{describe(event)}: {then}"))
         return None
 
-    def _on_reset(self, event):
+    def _on_reset(self, event: Event) -> Optional[StatusChange]:
         self.resets[(_member(event, "guest"), _member(event, "reason"))] += 1
         self._resume_to = None
         if self.status in _RESET_KEEPS:
             return None
         return self._set("prelaunch", event, event)
 
-    def _on_block_io_error(self, event):
+    def _on_block_io_error(self, event: Event) -> None:
         self.io_errors[(_member(event, "device"),
                         _member(event, "operation"))] += 1
         if _member(event, "action") == "stop":
             self._request("io-error", event)
 
-    def _on_guest_panicked(self, event):
+    def _on_guest_panicked(self, event: Event) -> None:
         if _member(event, "action") in ("pause", "poweroff"):
             self._request("guest-panicked", event)
 
-    def _on_watchdog(self, event):
+    def _on_watchdog(self, event: Event) -> None:
         if _member(event, "action") == "pause":
             self._request("watchdog", event)
 
-    def _on_migration(self, event):
+    def _on_migration(self, event: Event) -> Optional[StatusChange]:
         status = _member(event, "status")
         if status not in _MIGRATION_OVER:
             self._migration = _keep(event)
@@ -325,11 +361,12 @@ class VMState:
     # -- VNC ---------------------------------------------------------------
 
     @property
-    def open_vnc_sessions(self):
+    def open_vnc_sessions(self) -> list[VncSession]:
         """The sessions not disconnected yet, oldest first."""
         return [s for s in self.vnc_history if s.open]
 
-    def _session(self, event, create):
+    def _session(self, event: Event, create: Optional[bool]
+                 ) -> tuple[VncSession, list[VncSession]]:
         client = _vnc_info(event, "client", _VncClientInfo)
         key = _address(client)
         waiting = self._open.setdefault(key, [])
@@ -349,27 +386,27 @@ class VMState:
             session.client = client  # later events carry the user names
         return session, waiting
 
-    def _on_vnc_connected(self, event):
+    def _on_vnc_connected(self, event: Event) -> None:
         session, _ = self._session(event, True)
         session.connected_at = event.datetime
 
-    def _on_vnc_initialized(self, event):
+    def _on_vnc_initialized(self, event: Event) -> None:
         session, _ = self._session(event, False)
         session.initialized, session.initialized_at = True, event.datetime
 
-    def _on_vnc_disconnected(self, event):
+    def _on_vnc_disconnected(self, event: Event) -> None:
         session, waiting = self._session(event, None)
         session.closed, session.disconnected_at = True, event.datetime
         waiting.remove(session)
 
     # -- text --------------------------------------------------------------
 
-    def summary(self):
+    def summary(self) -> str:
         """The status timeline and the VNC sessions, as text to read."""
         return "".join(_summary_lines(self))
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[VMState, Event], Optional[StatusChange]]] = {
     "STOP": VMState._on_stop,
     "RESUME": VMState._on_resume,
     "WAKEUP": VMState._on_wakeup,
@@ -388,12 +425,13 @@ _HANDLERS = {
 _HEAD, _TAIL = 10, 40  # a long timeline shows its start and its end
 
 
-def _summary_lines(state):
+def _summary_lines(state: VMState) -> Iterator[str]:
     n = sum(state.event_counts.values())
     yield f"VM status, times in UTC ({n} event{'s' * (n != 1)})\n"
-    rows = [(i, _iso(c.time) if c.event is not None else "query-status",
-             c.previous, "->", c.status, c.explanation)
-            for i, c in enumerate(state.changes)]
+    rows: list[tuple[float, str, str, str, str, str]] = [
+        (i, _iso(c.time) if c.event is not None else "query-status",
+         c.previous, "->", c.status, c.explanation)
+        for i, c in enumerate(state.changes)]
     for index, when, status, text in state._notes:
         rows.append((index - 0.5, _iso(when), status, "", "", text))
     rows.sort(key=lambda row: row[0])
@@ -420,17 +458,17 @@ def _summary_lines(state):
                           + [_session_row(s) for s in sessions])
 
 
-def _counts(counter, label):
+def _counts(counter: Counter[Any], label: Callable[[Any], str]) -> str:
     if not counter:
         return "none\n"
     items = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))
     return ", ".join(f"{label(key)} x{count}" for key, count in items) + "\n"
 
 
-def _session_row(session):
+def _session_row(session: VncSession) -> tuple[str, ...]:
     start = session.connected_at
 
-    def when(at, seen):
+    def when(at: Optional[_dt.datetime], seen: bool) -> str:
         if at is None:
             return "-" if not seen else "?"
         if start is None:
@@ -446,7 +484,7 @@ def _session_row(session):
             session.sasl_username or session.x509_dname or "-")
 
 
-def _span(delta):
+def _span(delta: _dt.timedelta) -> str:
     seconds = delta.total_seconds()
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
@@ -458,7 +496,7 @@ def _span(delta):
             else f"{minutes}m{seconds:02d}s")
 
 
-def _table(rows):
+def _table(rows: Sequence[Sequence[object]]) -> Iterator[str]:
     if not rows:
         return
     widths = [max(len(str(row[i])) for row in rows)

@@ -370,9 +370,9 @@ def test_members_are_read_only_when_asked(backend):
     evs = decode(backend, event_bytes("BLOCK_IO_ERROR", data) * 2)
     for ev in evs:
         assert ev.seconds and ev.name and ev.data == data
-        assert ev._v is None  # nothing decoded or kept per event yet
+        assert ev._values is None  # nothing decoded or kept per event yet
     assert evs[0].device == data["device"]
-    assert evs[0]._v is not None and evs[1]._v is None
+    assert evs[0]._values is not None and evs[1]._values is None
 
 
 def test_every_message_class_has_its_own_constructor_code():

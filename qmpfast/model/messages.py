@@ -1,16 +1,17 @@
 """The message classes: one small object per message, decoded lazily.
 
-Every message keeps only its record (the batch it came from and its index):
-``raw``, ``data`` and member values are decoded from their byte spans when
-first read.  Events also carry their name and timestamp, which the scanner
-already parsed.  All classes share one constructor signature so the decoder
-builds a whole batch in one comprehension.
+A message keeps only its record (its batch and index); values are decoded
+from their byte spans when first read.  All classes share one constructor
+signature so the decoder builds a whole batch in one pass.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from types import FunctionType
+from typing import Any, Callable, ClassVar, Optional, TypeVar
+
+from ..scan.records import Records
 
 from ..scan import _header as K
 from ..scan.paths import MISSING
@@ -20,8 +21,10 @@ from ..scan.paths import (S_ARGUMENTS, S_ERROR_CLASS, S_ERROR_DESC, S_EXEC_OOB,
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _own_copy(function, owner):
+
+def _own_copy(function: _F, owner: type) -> _F:
     """A copy of ``function`` with a code object of its own, for ``owner``.
 
     CPython (3.11 on) specializes each attribute store of a function's
@@ -37,25 +40,27 @@ def _own_copy(function, owner):
     copy.__doc__ = function.__doc__
     copy.__module__ = function.__module__
     copy.__qualname__ = f"{owner.__qualname__}.{function.__name__}"
-    return copy
+    return copy  # type: ignore[return-value]
 
 
 class Message:
     """A QMP message: any JSON object.  Subclasses say what kind."""
 
-    __slots__ = ("_b", "_i", "_d")
-    kind = "message"
+    __slots__ = ("_batch", "_index", "_data")
+    kind: ClassVar[str] = "message"
+    _batch: Records
+    _index: int
 
     # properties read for most messages, which every subclass gets its own
     # copy of (see _own_copy)
-    _hot = ()
+    _hot: ClassVar[tuple[str, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give the class its own copies of ``__init__``, of its properties
         and of the inherited hot ones (see _own_copy)."""
         super().__init_subclass__(**kwargs)
         if "__init__" not in cls.__dict__:
-            cls.__init__ = _own_copy(cls.__init__, cls)
+            cls.__init__ = _own_copy(cls.__init__, cls)  # type: ignore[method-assign]
         names = [name for name, value in cls.__dict__.items()
                  if isinstance(value, property)]
         names += [name for name in cls._hot if name not in cls.__dict__]
@@ -67,52 +72,51 @@ class Message:
                                             prop.fset, prop.fdel,
                                             prop.__doc__))
 
-    def __init__(self, seconds, microseconds, batch, index):
-        self._b = batch
-        self._i = index
+    def __init__(self, seconds: int, microseconds: int, batch: Records,
+                 index: int) -> None:
+        self._batch = batch
+        self._index = index
 
     @property
-    def raw(self):
+    def raw(self) -> bytes:
         """The exact bytes of this message, without surrounding whitespace."""
-        return self._b.raw(self._i)
+        return self._batch.raw(self._index)
 
     @property
-    def stream_offset(self):
+    def stream_offset(self) -> int:
         """Absolute stream offset of the message's first byte."""
-        return self._b.start(self._i)
+        return self._batch.start(self._index)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The whole message as ``json.loads(raw)`` gives it (a new dict)."""
-        return self._b.obj(self._i)
+        return self._batch.obj(self._index)  # type: ignore[no-any-return]
 
-    def _value(self, path_slot):
-        return self._b.value(self._i, path_slot)
-
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Message):
             return NotImplemented
         return type(self) is type(other) and (
             self.raw == other.raw or self.to_dict() == other.to_dict())
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self).__name__, getattr(self, "name", None)))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         raw = self.raw
         text = raw[:60].decode("utf-8", "replace")
         return f"<{type(self).__name__} {text}{'...' if len(raw) > 60 else ''}>"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[bytes], Message], tuple[bytes]]:
         return (_from_raw, (self.raw,))
 
 
 # The decoder sits above this module; it registers its ``parse`` here so
 # that pickled messages can be rebuilt from their bytes (unpickling imports
 # ``qmpfast``, which imports the decoder).
-_parse = None
+_parse: Optional[Callable[[bytes], Message]] = None
 
 
-def _from_raw(raw):
+def _from_raw(raw: bytes) -> Message:
+    assert _parse is not None, "qmpfast.decoder is not imported"
     return _parse(raw)
 
 
@@ -122,20 +126,29 @@ class Event(Message):
     __slots__ = ("name", "seconds", "microseconds")
     kind = "event"
     _hot = ("data",)
+    _data: Optional[dict[str, Any]]
+
+    name: str
+    """The event's name, such as ``"BLOCK_IO_ERROR"``."""
+    seconds: int
+    """Seconds of QEMU's timestamp (-1 when QEMU could not read its clock)."""
+    microseconds: int
+    """Microseconds of QEMU's timestamp (-1 with ``seconds`` -1)."""
 
     # Typed subclasses carry ``name`` as a class attribute, so building one
     # sets four slots; plain Events are given theirs.
-    def __init__(self, seconds, microseconds, batch, index, name=None):
+    def __init__(self, seconds: int, microseconds: int, batch: Records,
+                 index: int, name: Optional[str] = None) -> None:
         self.seconds = seconds
         self.microseconds = microseconds
-        self._b = batch
-        self._i = index
-        self._d = None
+        self._batch = batch
+        self._index = index
+        self._data = None
         if name is not None:
             self.name = name
 
     @property
-    def timestamp(self):
+    def timestamp(self) -> float:
         """Seconds since the epoch as a float (-1.000001 when QEMU had none;
         infinite for integers too large for a float)."""
         try:
@@ -144,7 +157,7 @@ class Event(Message):
             return float("inf") if self.seconds > 0 else float("-inf")
 
     @property
-    def datetime(self):
+    def datetime(self) -> Optional[_dt.datetime]:
         """The timestamp as an aware UTC datetime; None when QEMU could not
         read its clock (it then sends -1/-1) or the value is out of range."""
         if self.seconds == -1 and self.microseconds == -1:
@@ -156,23 +169,23 @@ class Event(Message):
             return None
 
     @property
-    def data(self):
+    def data(self) -> dict[str, Any]:
         """The ``data`` member as a dict (``{}`` when absent), decoded once."""
-        value = self._d
+        value = self._data
         if value is None:
-            value = self._d = self._b.data(self._i)
+            value = self._data = self._batch.data(self._index)
         return value
 
-    def _stamp(self):
+    def _stamp(self) -> str:
         when = self.datetime
         if when is None:
             return "no time"
         return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    def _fields(self):
+    def _fields(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fields = self._fields()
         if type(self) is Event:  # untyped: the name says what it is
             fields = f"{self.name} {fields}" if fields else self.name
@@ -187,14 +200,16 @@ class Return(Message):
     kind = "return"
 
     @property
-    def value(self):
-        return self._b.value(self._i, S_RETURN)
+    def value(self) -> Any:
+        """The ``return`` member: any JSON value the command answers."""
+        return self._batch.value(self._index, S_RETURN)
 
     @property
-    def id(self):
-        return _none(self._b.value(self._i, S_ID))
+    def id(self) -> Any:
+        """The ``id`` of the command answered (None when it had none)."""
+        return _none(self._batch.value(self._index, S_ID))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Return id={self.id!r} value={_short(self.value)}>"
 
 
@@ -205,18 +220,22 @@ class ErrorResponse(Message):
     kind = "error"
 
     @property
-    def error_class(self):
-        return self._b.value(self._i, S_ERROR_CLASS)
+    def error_class(self) -> str:
+        """``error.class``, such as ``"GenericError"`` (the scanner refuses
+        an error reply without a string there)."""
+        return self._batch.value(self._index, S_ERROR_CLASS)  # type: ignore[no-any-return]
 
     @property
-    def desc(self):
-        return self._b.value(self._i, S_ERROR_DESC)
+    def desc(self) -> str:
+        """``error.desc``, the error in words."""
+        return self._batch.value(self._index, S_ERROR_DESC)  # type: ignore[no-any-return]
 
     @property
-    def id(self):
-        return _none(self._b.value(self._i, S_ID))
+    def id(self) -> Any:
+        """The ``id`` of the command answered (None when it had none)."""
+        return _none(self._batch.value(self._index, S_ID))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<ErrorResponse id={self.id!r} class={self.error_class!r} "
                 f"desc={self.desc!r}>")
 
@@ -227,19 +246,22 @@ class Greeting(Message):
     __slots__ = ()
     kind = "greeting"
 
-    def _qmp(self):
-        value = self._b.value(self._i, S_QMP)
+    def _qmp(self) -> dict[str, Any]:
+        value = self._batch.value(self._index, S_QMP)
         return value if isinstance(value, dict) else {}
 
     @property
-    def version(self):
+    def version(self) -> Any:
+        """``QMP.version``: ``{"qemu": {"major": ...}, "package": ...}``
+        as QEMU sent it (None when absent)."""
         return self._qmp().get("version")
 
     @property
-    def capabilities(self):
+    def capabilities(self) -> Any:
+        """``QMP.capabilities``: the list of capabilities QEMU offers."""
         return self._qmp().get("capabilities")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         qemu = (self.version or {}).get("qemu", {}) if isinstance(
             self.version, dict) else {}
         v = ".".join(str(qemu.get(k, "?")) for k in ("major", "minor", "micro"))
@@ -254,36 +276,40 @@ class Command(Message):
     kind = "command"
 
     @property
-    def oob(self):
-        return self._b.value(self._i, S_EXECUTE) is MISSING
+    def oob(self) -> bool:
+        """Whether the command came as ``exec-oob`` (out of band)."""
+        return self._batch.value(self._index, S_EXECUTE) is MISSING
 
     @property
-    def command(self):
-        b = self._b
-        value = b.value(self._i, S_EXECUTE)
+    def command(self) -> Any:
+        """The command's name (``execute`` or ``exec-oob``), as sent."""
+        b = self._batch
+        value = b.value(self._index, S_EXECUTE)
         if value is MISSING:
-            value = b.value(self._i, S_EXEC_OOB)
+            value = b.value(self._index, S_EXEC_OOB)
         return value
 
     @property
-    def arguments(self):
-        value = self._b.value(self._i, S_ARGUMENTS)
+    def arguments(self) -> Any:
+        """The ``arguments`` member as sent (``{}`` when absent)."""
+        value = self._batch.value(self._index, S_ARGUMENTS)
         return {} if value is MISSING else value
 
     @property
-    def id(self):
-        return _none(self._b.value(self._i, S_ID))
+    def id(self) -> Any:
+        """The command's ``id`` (None when it has none)."""
+        return _none(self._batch.value(self._index, S_ID))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<Command {self.command!r} arguments="
                 f"{_short(self.arguments)} id={self.id!r}>")
 
 
-def _none(value):
+def _none(value: Any) -> Any:
     return None if value is MISSING else value
 
 
-def safe_repr(value):
+def safe_repr(value: object) -> str:
     """repr(value), which a message's repr may call on a value nested
     deeper than repr can go: repr of a message never raises."""
     try:
@@ -292,12 +318,12 @@ def safe_repr(value):
         return "<nested too deep>"
 
 
-def _short(value):
+def _short(value: object) -> str:
     text = safe_repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-KIND_CLASSES = {
+KIND_CLASSES: dict[int, type[Message]] = {
     K.KIND_MESSAGE: Message,
     K.KIND_EVENT: Event,
     K.KIND_RETURN: Return,

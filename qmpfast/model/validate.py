@@ -10,14 +10,20 @@ members that every QEMU version sends, naming the member by its JSON path
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional
+
 from .catalogue import ENUMS, EVENTS, STRUCTS
 from ..errors import ValidationError
+from .messages import Event
+
+# (JSON path, what is wrong there)
+Problem = tuple[str, str]
 
 # Members the catalogue marks required but older QEMUs do not send, by
 # event or struct: QEMU 7.2's BLOCK_IO_ERROR has no qom-path and the 2010
 # one no reason; RESET and SHUTDOWN had no data before 2.10/4.0; VNC info
 # had no websocket before 2.3; RTC_CHANGE gained qom-path in 9.0.
-ADDED_LATER = {
+ADDED_LATER: dict[str, frozenset[str]] = {
     "BLOCK_IO_ERROR": frozenset({"reason", "qom-path"}),
     "RESET": frozenset({"guest", "reason"}),
     "SHUTDOWN": frozenset({"guest", "reason"}),
@@ -27,19 +33,21 @@ ADDED_LATER = {
     "VncClientInfo": frozenset({"websocket"}),
 }
 
-_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string",
-               bool: "a boolean", int: "an integer", float: "a number",
-               type(None): "null"}
+_TYPE_NAMES: dict[type, str] = {
+    dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+    int: "an integer", float: "a number", type(None): "null"}
+_SCALAR_NAMES = {"str": "a string", "int": "an integer", "bool": "a boolean",
+                 "number": "a number"}
 
 
-def _what(value):
+def _what(value: object) -> str:
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{_TYPE_NAMES.get(type(value), type(value).__name__)} {text}"
 
 
-def check_value(typ, value, path):
+def check_value(typ: str, value: Any, path: str) -> Optional[Problem]:
     """Return (path, message) for the first problem, or None."""
     if typ == "str":
         ok = isinstance(value, str)
@@ -64,16 +72,15 @@ def check_value(typ, value, path):
     else:  # 'any' or a type the catalogue does not describe
         return None
     if not ok:
-        return path, f"expected {_TYPE_NAMES.get(SCALAR_PY[typ], typ)}, " \
-                     f"got {_what(value)}"
+        return path, f"expected {_SCALAR_NAMES[typ]}, got {_what(value)}"
     return None
 
 
-SCALAR_PY = {"str": str, "int": int, "bool": bool, "number": float}
-
-
-def check_members(owner, spec, value, path):
-    later = ADDED_LATER.get(owner, ())
+def check_members(owner: str, spec: Mapping[str, Any],
+                  value: Mapping[str, Any], path: str) -> Optional[Problem]:
+    """The first problem of the members of ``value``, an object of the
+    event or struct ``owner``, or None."""
+    later = ADDED_LATER.get(owner, frozenset())
     for key, info in spec["members"].items():
         if key not in value:
             if not info["optional"] and key not in later:
@@ -93,7 +100,7 @@ def check_members(owner, spec, value, path):
     return None
 
 
-def check_event(name, data):
+def check_event(name: str, data: Any) -> Optional[Problem]:
     """(path, message) for an event's data, or None when it is valid."""
     spec = EVENTS.get(name)
     if spec is None:
@@ -105,7 +112,8 @@ def check_event(name, data):
     return check_members(name, spec, data, "$.data")
 
 
-def validate_event(event, source=None):
+def validate_event(event: Event, source: Optional[str] = None
+                   ) -> Optional[ValidationError]:
     """A ValidationError for a decoded event, or None."""
     problem = check_event(event.name, event.data)
     if problem is None:

@@ -6,9 +6,51 @@ it so a broken build cannot pass as slow-but-green).  ``backend(name)`` gives
 either one explicitly, for tests and for ``Decoder(backend=...)``.
 """
 
+from __future__ import annotations
+
 import importlib
 import os
 import warnings
+from types import ModuleType
+from typing import Any, Protocol
+
+from .paths import Schema
+from .records import Records
+
+
+class ScannerType(Protocol):
+    """What the decoder uses of either backend's ``Scanner``."""
+
+    def __init__(self, schema: Schema, max_message_size: int,
+                 max_depth: int, start: int = 0) -> None: ...
+
+    @property
+    def pos(self) -> int:
+        """Absolute stream offset up to which input has been scanned."""
+        ...
+
+    @property
+    def keep_from(self) -> int:
+        """The first offset the next scan may still need."""
+        ...
+
+    @property
+    def in_message(self) -> bool:
+        """Whether the scanner is inside a message."""
+        ...
+
+    @property
+    def message_start(self) -> int:
+        """The offset where the message in progress began."""
+        ...
+
+    def restart(self, offset: int) -> None: ...
+
+    def scan_count(self, buf: Any, base: int,
+                   max_records: int) -> tuple[int, int, int]: ...
+
+    def batch(self, buf: Any, base: int, n: int) -> Records: ...
+
 
 _force_python = os.environ.get("QMPFAST_PUREPYTHON", "") not in ("", "0")
 _require_c = os.environ.get("QMPFAST_REQUIRE_C", "") not in ("", "0")
@@ -16,7 +58,7 @@ _require_c = os.environ.get("QMPFAST_REQUIRE_C", "") not in ("", "0")
 _MODULES = {"c": "qmpfast.scan.cffi_backend", "python": "qmpfast.scan.python_backend"}
 
 
-def backend(name):
+def backend(name: str) -> ModuleType:
     """The backend module for ``"c"`` or ``"python"`` (ImportError if the C
     module is not built)."""
     if name not in _MODULES:
@@ -24,7 +66,7 @@ def backend(name):
     return importlib.import_module(_MODULES[name])
 
 
-def available_backends():
+def available_backends() -> list[str]:
     """Names of the backends that import here."""
     names = []
     for name in _MODULES:
@@ -62,4 +104,4 @@ else:
             "QMPFAST_PUREPYTHON=1 to choose the pure-Python backend "
             "explicitly.", RuntimeWarning, stacklevel=2)
 
-Scanner = _default.Scanner
+Scanner: type[ScannerType] = _default.Scanner

@@ -7,10 +7,12 @@ FFI.  Values are decoded from their byte spans only when read.
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from . import _header as K
 from .records import R_END, R_TAG, REC_FIELDS, TAG_BIGNUM, Records
-from ._qmpscan import ffi, lib
-from .paths import S_DATA
+from ._qmpscan import ffi, lib  # type: ignore[import-not-found]
+from .paths import S_DATA, Path, Schema
 from ..errors import IntegerTooLongError
 from .paths import MISSING, member_path as _member
 from .values import decode_span, fast_loads, loads, std_loads
@@ -33,16 +35,17 @@ _SLOT_WORDS, _T_OBJECT = K.SLOT_WORDS, K.T_OBJECT
 class _CTables:
     """A Schema frozen into the C tables (kept alive with the scanner)."""
 
-    def __init__(self, schema):
-        entries = []
+    def __init__(self, schema: Schema) -> None:
+        entries: list[tuple[int, int, int, int]] = []
         pool = bytearray()
 
-        def put(parent, key, value):
+        def put(parent: int, key: str, value: int) -> None:
             raw = key.encode("utf-8", "surrogatepass")
             entries.append((parent, len(pool), len(raw), value))
             pool.extend(raw)
 
         for node in schema.nodes[1:]:
+            assert node.key is not None  # only the root has none
             put(node.parent, node.key, node.id)
         for name_id, name in enumerate(schema.names):
             put(K.NAMES_PARENT, name, name_id)
@@ -82,16 +85,18 @@ class _CTables:
             cs.role_slot[role] = slot
 
 
-def _tables(schema):
-    tables = getattr(schema, "_ctables", None)
+def _tables(schema: Schema) -> _CTables:
+    tables: Optional[_CTables] = getattr(schema, "_ctables", None)
     if tables is None:
         tables = schema._ctables = _CTables(schema)
     return tables
 
 
-def _copy(view):
+def _copy(view: memoryview) -> memoryview:
     """A memoryview of the same format holding a copy of ``view``."""
-    return memoryview(view.tobytes()).cast(view.format)
+    copy: memoryview = memoryview(view.tobytes()).cast(
+        view.format)  # type: ignore[call-overload]
+    return copy
 
 
 class Batch(Records):
@@ -103,7 +108,8 @@ class Batch(Records):
 
     __slots__ = ("_slots", "_nw", "_paths")
 
-    def __init__(self, buf, base, recs, n, slots, nw, paths):
+    def __init__(self, buf: Any, base: int, recs: memoryview, n: int,
+                 slots: memoryview, nw: int, paths: list[Path]) -> None:
         self.buf = buf
         self.base = base
         self.recs = recs
@@ -112,7 +118,7 @@ class Batch(Records):
         self._nw = nw
         self._paths = paths  # slot -> member path, for error messages
 
-    def subset(self, first, end):
+    def subset(self, first: int, end: int) -> Batch:
         """Records ``first`` to ``end - 1`` as a batch of their own, with
         copies of just their bytes and rows (nothing here stays shared)."""
         start = self.recs[first * REC_FIELDS]  # R_START
@@ -124,12 +130,12 @@ class Batch(Records):
                      _copy(self._slots[first * nw:max(end * nw, 1)]),
                      nw, self._paths)
 
-    def is_object(self, i, slot):
+    def is_object(self, i: int, slot: int) -> bool:
         """Whether the value at a slot is a JSON object."""
         return self._slots[i * self._nw + slot * K.SLOT_WORDS + 2] == \
             K.T_OBJECT
 
-    def value(self, i, slot):
+    def value(self, i: int, slot: int) -> Any:
         """The decoded value at a slot's path, or MISSING."""
         k = i * self._nw + slot * K.SLOT_WORDS
         sl = self._slots
@@ -148,7 +154,7 @@ class Batch(Records):
         except IntegerTooLongError as exc:
             raise exc.under(_member(self._paths[slot])) from None
 
-    def data(self, i):
+    def data(self, i: int) -> Any:
         """The ``data`` member decoded (``{}`` when absent): the one value
         the "full" job reads per event, so its usual case (an object, no
         integer beyond 64 bits) is one slice and one loader call."""
@@ -166,7 +172,7 @@ class Batch(Records):
         value = self.value(i, S_DATA)
         return {} if value is MISSING else value
 
-    def peek_object(self, i, slot):
+    def peek_object(self, i: int, slot: int) -> Optional[dict[str, Any]]:
         """The JSON object at a slot decoded whole (a new dict, the
         caller's), for reading members from; None when the value there is
         not an object, or is too large for decoding it whole to beat
@@ -185,12 +191,13 @@ class Batch(Records):
         data = self.buf[off + start:off + end]
         if recs[j + R_TAG] & TAG_BIGNUM:
             try:
-                return std_loads(data)
+                return std_loads(data)  # type: ignore[no-any-return]
             except IntegerTooLongError as exc:
                 raise exc.under(_member(self._paths[slot])) from None
-        return fast_loads(data)
+        return fast_loads(data)  # type: ignore[no-any-return]
 
-    def obj(self, i):
+    def obj(self, i: int) -> Any:
+        """The whole message decoded."""
         if self.has_bignum(i):
             return std_loads(self.raw(i))
         return loads(self.raw(i))
@@ -199,11 +206,15 @@ class Batch(Records):
 class Scanner:
     """A resumable scanner; see csrc/qmpscan.h for the contract."""
 
-    def __init__(self, schema, max_message_size, max_depth, start=0):
+    _recs: Any  # cffi arrays, from _grow
+    _slots: Any
+
+    def __init__(self, schema: Schema, max_message_size: int,
+                 max_depth: int, start: int = 0) -> None:
         self._tables = _tables(schema)
         self._paths = schema.paths
         self._nw = schema.n_slots * K.SLOT_WORDS
-        self._s = ffi.new("qmpf_scanner *")
+        self._state = ffi.new("qmpf_scanner *")
         self._kinds = ffi.new("uint8_t[]", max_depth + 2)
         self._nodes = ffi.new("int32_t[]", max_depth + 2)
         self._partial = ffi.new("uint32_t[]", max(1, self._nw))
@@ -212,29 +223,34 @@ class Scanner:
         self._limits = (max_depth, max_message_size)
         self.restart(start)
 
-    def restart(self, offset):
+    def restart(self, offset: int) -> None:
         """Forget any message in progress; scan on from ``offset``."""
         max_depth, max_message_size = self._limits
-        lib.qmpf_init(self._s, self._tables.schema, self._kinds, self._nodes,
+        lib.qmpf_init(self._state, self._tables.schema, self._kinds, self._nodes,
                       self._partial, max_depth, max_message_size, offset)
 
     @property
-    def pos(self):
-        return self._s.pos
+    def pos(self) -> int:
+        """Absolute stream offset up to which input has been scanned."""
+        return self._state.pos  # type: ignore[no-any-return]
 
     @property
-    def keep_from(self):
-        return lib.qmpf_keep_from(self._s)
+    def keep_from(self) -> int:
+        """The first offset the next scan may still need."""
+        return lib.qmpf_keep_from(self._state)  # type: ignore[no-any-return]
 
     @property
-    def in_message(self):
-        return bool(lib.qmpf_in_message(self._s))
+    def in_message(self) -> bool:
+        """Whether the scanner is inside a message."""
+        return bool(lib.qmpf_in_message(self._state))
 
     @property
-    def message_start(self):
-        return self._s.msg_start
+    def message_start(self) -> int:
+        """The offset where the message in progress began."""
+        return self._state.msg_start  # type: ignore[no-any-return]
 
-    def scan(self, buf, base, max_records):
+    def scan(self, buf: Any, base: int,
+             max_records: int) -> tuple[int, Batch]:
         """Scan ``buf`` (bytes at stream offset ``base``) from ``pos``.
 
         Returns (status, Batch).
@@ -242,7 +258,8 @@ class Scanner:
         status, n, _ = self.scan_count(buf, base, max_records)
         return status, self.batch(buf, base, n)
 
-    def scan_count(self, buf, base, max_records):
+    def scan_count(self, buf: Any, base: int,
+                   max_records: int) -> tuple[int, int, int]:
         """``scan`` without the Batch: returns (status, number of records,
         keep_from).
 
@@ -252,13 +269,13 @@ class Scanner:
         """
         if max_records > self._room or not self._room:
             self._grow(max(1, max_records))
-        s = self._s
+        s = self._state
         n = self._n
         status = _qmpf_scan(s, _from_buffer(_U8, buf), len(buf), base,
                             self._recs, self._slots, max_records, n)
         return status, n[0], _qmpf_keep_from(s)
 
-    def _grow(self, max_records):
+    def _grow(self, max_records: int) -> None:
         # scratch arrays reused by every call; a batch keeps a copy of only
         # the part it filled (fresh large allocations would cost a page
         # fault per 4 KiB on every chunk)
@@ -266,7 +283,7 @@ class Scanner:
         self._recs = _alloc("int64_t[]", max_records * REC_FIELDS)
         self._slots = _alloc("uint32_t[]", max(1, max_records * self._nw))
 
-    def batch(self, buf, base, n):
+    def batch(self, buf: Any, base: int, n: int) -> Batch:
         """The Batch of the ``n`` records of the last ``scan_count``."""
         nw = self._nw
         # copies of just the filled parts, as int64 / uint32 views: fields

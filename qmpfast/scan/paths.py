@@ -10,17 +10,22 @@ integer work inside the scanner.
 
 from __future__ import annotations
 
+from typing import Any, Iterable, Optional
+
 from . import _header as K
 
+Path = tuple[str, ...]
+"""A member path: the keys from the message object down, ``("data", "x")``."""
+
 # The value of a member path the message does not have (None is a value).
-MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING",
-                               "__bool__": lambda self: False,
-                               "__slots__": ()})()
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING",
+                                    "__bool__": lambda self: False,
+                                    "__slots__": ()})()
 
 # Members QMP itself defines, with the role the scanner gives them.
 # "data" comes last so that its subtree, where extra paths go, never moves the
 # slots of the others: those are the same in every Schema (the S_* below).
-BUILTIN_PATHS = (
+BUILTIN_PATHS: tuple[tuple[Path, int], ...] = (
     (("event",), K.ROLE_EVENT),
     (("timestamp",), K.ROLE_TIMESTAMP),
     (("timestamp", "seconds"), K.ROLE_SECONDS),
@@ -41,7 +46,7 @@ BUILTIN_PATHS = (
  S_DATA) = range(14)
 
 
-def member_path(path):
+def member_path(path: Iterable[str]) -> str:
     """``("data", "server", "host")`` as ``$.data.server.host``."""
     return "$" + "".join(f".{key}" for key in path)
 
@@ -52,13 +57,14 @@ class Node:
     __slots__ = ("id", "parent", "key", "path", "role", "children", "slot",
                  "slot_end")
 
-    def __init__(self, id, parent, key, path):
+    def __init__(self, id: int, parent: int, key: Optional[str],
+                 path: Path) -> None:
         self.id = id
         self.parent = parent
         self.key = key
         self.path = path
         self.role = K.ROLE_NONE
-        self.children = {}
+        self.children: dict[str, Node] = {}
         self.slot = -1
         self.slot_end = -1
 
@@ -73,16 +79,24 @@ class Schema:
     no id are then dropped.
     """
 
-    def __init__(self, paths=(), names=(), keep=None):
+    keep: Optional[frozenset[int]]
+    keep_names: Optional[frozenset[str]]
+    # set by the decoder and the C backend, which share the schema
+    factories: Any
+    _ctables: Any
+
+    def __init__(self, paths: Iterable[Iterable[str]] = (),
+                 names: Iterable[str] = (),
+                 keep: Optional[Iterable[str]] = None) -> None:
         self.nodes = [Node(0, -1, None, ())]
         for path, role in BUILTIN_PATHS:
             self._add(path).role = role
-        for path in paths:
-            path = tuple(path)
+        for keys in paths:
+            path = tuple(keys)
             if len(path) < 2 or path[0] != "data":
                 raise ValueError(f"extra paths go below 'data', not {path!r}")
             self._add(path)
-        self.paths = []
+        self.paths: list[Path] = []
         self._number(self.nodes[0])
         assert self.paths[S_DATA] == ("data",)
         self.n_slots = len(self.paths)
@@ -92,11 +106,12 @@ class Schema:
             if node.role:
                 self.role_slot[node.role] = node.slot
 
-        self.names = []
-        self.name_ids = {}
+        self.names: list[str] = []
+        self.name_ids: dict[str, int] = {}
         for name in names:
             self._add_name(name)
         if keep is not None:
+            keep = tuple(keep)
             for name in keep:
                 self._add_name(name)
             self.keep = frozenset(self.name_ids[n] for n in keep)
@@ -105,7 +120,7 @@ class Schema:
             self.keep = None
             self.keep_names = None
 
-    def _add(self, path):
+    def _add(self, path: Path) -> Node:
         node = self.nodes[0]
         for depth, key in enumerate(path):
             child = node.children.get(key)
@@ -116,7 +131,7 @@ class Schema:
             node = child
         return node
 
-    def _number(self, node):
+    def _number(self, node: Node) -> None:
         if node.id != 0:
             node.slot = len(self.paths)
             self.paths.append(node.path)
@@ -124,14 +139,14 @@ class Schema:
             self._number(child)
         node.slot_end = len(self.paths)
 
-    def _add_name(self, name):
+    def _add_name(self, name: object) -> None:
         if not isinstance(name, str):
             raise TypeError(f"event names must be str, not {name!r}")
         if name not in self.name_ids:
             self.name_ids[name] = len(self.names)
             self.names.append(name)
 
-    def name_id(self, name):
+    def name_id(self, name: str) -> int:
         """The id the scanner gives an event name (-1: none).
 
         Names longer than the scanner's capture buffer never get an id, in

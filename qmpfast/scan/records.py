@@ -8,7 +8,7 @@ Python twin, the decoder and the tests read and write records through it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ._header import (ERROR_TEXT, KIND_BAD, R_END, R_ERRPOS,
                       R_MICROS, R_SECONDS, R_START, R_TAG, REC_FIELDS,
@@ -65,7 +65,7 @@ def tag_byte(tag: int) -> int:
 def column(recs: Sequence[int], field: int) -> Sequence[int]:
     """One field of every record of ``recs``: a strided slice, no copy per
     value on a memoryview."""
-    return recs[field::REC_FIELDS]  # type: ignore[no-any-return]
+    return recs[field::REC_FIELDS]
 
 
 class Records:
@@ -79,6 +79,22 @@ class Records:
     base: int
     recs: Any
     n: int
+
+    if TYPE_CHECKING:  # each backend's Batch defines these
+        def value(self, i: int, slot: int) -> Any:
+            """The decoded value at a slot's path, or MISSING."""
+
+        def data(self, i: int) -> Any:
+            """The ``data`` member decoded (``{}`` when absent)."""
+
+        def is_object(self, i: int, slot: int) -> bool:
+            """Whether the value at a slot is a JSON object."""
+
+        def peek_object(self, i: int, slot: int) -> Optional[dict[str, Any]]:
+            """The JSON object at a slot decoded whole, or None."""
+
+        def obj(self, i: int) -> Any:
+            """The whole message decoded."""
 
     def start(self, i: int) -> int:
         """Absolute stream offset of record ``i``'s message."""
@@ -96,6 +112,11 @@ class Records:
     def error_pos(self, i: int) -> int:
         """Absolute offset of the offending byte of bad record ``i``."""
         return int(self.recs[i * REC_FIELDS + R_ERRPOS])
+
+    def subset(self, first: int, end: int) -> Records:
+        """Records ``first`` to ``end - 1`` as a batch of their own, holding
+        copies of just their bytes (each backend's batch says how)."""
+        raise NotImplementedError
 
     def raw(self, i: int) -> bytes:
         """The bytes of record ``i``'s message, as ``bytes``."""

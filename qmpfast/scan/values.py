@@ -11,13 +11,19 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from typing import Any, Callable, Optional, Union
 
-from ..errors import integer_too_long
+from ..errors import IntegerTooLongError, integer_too_long
 from . import _header as K
 
+Loads = Callable[[Any], Any]
+"""A JSON loader: bytes-like (or str) in, value out."""
+
+# (member path, number of digits) of each integer too long to convert
+TooLong = list[tuple[str, int]]
 
 
-def _int(digits):
+def _int(digits: bytes) -> int:
     """An integer member's value; beyond the interpreter's digit limit the
     same refusal as ``json.loads``, as a qmpfast error naming nothing yet
     (the caller knows the member)."""
@@ -35,21 +41,22 @@ class _Digits(str):
     """An integer's digits kept as text, to find which member was too long."""
 
 
-def lenient_loads(data):
+def lenient_loads(data: Union[str, bytes, bytearray, memoryview]
+                  ) -> tuple[Any, TooLong]:
     """``(value, too_long)`` for JSON that json refused for its integers:
     integers over the interpreter's digit limit stay text (linear time)
     and ``too_long`` lists them as ``(path, digits)``, in document order,
     so that each read can refuse exactly the members that hold one."""
     if not isinstance(data, str):
         data = bytes(data).decode("utf-8")
-    limit = getattr(sys, "get_int_max_str_digits", int)() or float("inf")
+    limit: float = getattr(sys, "get_int_max_str_digits", int)() or float("inf")
 
-    def parse_int(digits):
-        return _Digits(digits) if len(digits) > limit else int(digits)
+    def parse_int(digits: str) -> int:
+        return _Digits(digits) if len(digits) > limit else int(digits)  # type: ignore[return-value]
 
     tree = json.JSONDecoder(parse_int=parse_int).decode(data)
-    too_long = []
-    stack = [("$", tree)]
+    too_long: TooLong = []
+    stack: list[tuple[str, Any]] = [("$", tree)]
     while stack:
         path, value = stack.pop()
         if type(value) is _Digits:
@@ -65,7 +72,8 @@ def lenient_loads(data):
     return tree, too_long
 
 
-def refusal(too_long, prefix="$"):
+def refusal(too_long: TooLong, prefix: str = "$"
+            ) -> Optional[IntegerTooLongError]:
     """The IntegerTooLongError for the first of ``too_long`` at or below
     the member ``prefix``, or None."""
     for path, digits in too_long:
@@ -77,7 +85,7 @@ def refusal(too_long, prefix="$"):
 _deep_lock = threading.Lock()
 
 
-def std_loads(data):
+def std_loads(data: Any) -> Any:
     """json.loads, bytes in, value out; an integer over the interpreter's
     digit limit raises IntegerTooLongError naming its member.
 
@@ -92,7 +100,10 @@ def std_loads(data):
     except ValueError as exc:
         if "integer string conversion" not in str(exc):
             raise
-        raise refusal(lenient_loads(data)[1]) from None
+        error = refusal(lenient_loads(data)[1])
+        if error is None:
+            raise
+        raise error from None
     except RecursionError:
         with _deep_lock:
             old = sys.getrecursionlimit()
@@ -103,10 +114,14 @@ def std_loads(data):
                 sys.setrecursionlimit(old)
 
 
+loads: Loads
+fast_loads: Loads
+FAST_LOADS: str
+
 try:  # pragma: no cover - depends on what is installed
     import orjson as _orjson
 
-    def loads(data):
+    def loads(data: Any) -> Any:
         try:
             return _orjson.loads(data)
         except _orjson.JSONDecodeError:
@@ -122,7 +137,8 @@ except ImportError:  # pragma: no cover
     FAST_LOADS = "json"
 
 
-def decode_span(buf, t, a, b, loads=loads):
+def decode_span(buf: Any, t: int, a: int, b: int, loads: Loads = loads
+                ) -> Any:
     """Decode the value of type ``t`` spanning buf[a:b] (strings: contents).
 
     Pass ``loads=std_loads`` for messages holding integers beyond 64 bits,
