@@ -111,9 +111,9 @@ def command_bytes(command: str, arguments: dict[str, Any] | None,
 
 def _refuse(command: str, message: dict[str, Any],
             exc: Exception | None) -> None:
-    """Raise an error naming the member of ``message`` that cannot be sent
+    """Raise an error naming the part of ``message`` that cannot be sent
     (ValueError for values, TypeError for types); return if none."""
-    for path, value in _members(message, ""):
+    for path, value in _parts(message):
         if isinstance(value, str):
             try:
                 value.encode("utf-8")
@@ -130,21 +130,28 @@ def _refuse(command: str, message: dict[str, Any],
                             ", which JSON cannot express") from exc
 
 
+def _parts(message: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The command name and every argument, key and value, each with the
+    words that name it."""
+    yield "the command name", message["execute"]
+    arguments = message.get("arguments")
+    if not isinstance(arguments, dict):
+        yield from _members(arguments, "the arguments")
+        return
+    for key, value in arguments.items():
+        yield f"argument name {key!r}", key
+        yield from _members(value, f"argument {key!r}")
+
+
 def _members(value: Any, path: str) -> Iterable[tuple[str, Any]]:
-    """Every value and key in ``value`` with the path that names it."""
-    yield path or "command", value
+    yield path, value
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}[{key!r}]" if path else _top(key)
-            yield where + " (a key)", key
-            yield from _members(item, where)
+            yield f"a key in {path}", key
+            yield from _members(item, f"{path}[{key!r}]")
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _members(item, f"{path}[{index}]")
-
-
-def _top(key: Any) -> str:
-    return "argument" if key == "arguments" else f"{key!r}"
 
 
 # -- what QEMU sends --------------------------------------------------------
