@@ -222,7 +222,11 @@ class Client(ConnectionInfo):
         msg_id = self._inbox.next_id()
         data = command_bytes(command, arguments, msg_id)
         if not self._send_lock.acquire(timeout=max(limit, 0)):
-            raise send_timeout(self.address, command, msg_id, limit)
+            # the command sent before this one is stuck: it will close
+            # the connection at its own deadline
+            raise TimeoutError(f"{self.address}: {command} (id {msg_id}) "
+                               f"not sent within {limit:g} s: another "
+                               "command is still being sent")
         try:
             with self._cond:
                 if self._closed is not None:

@@ -214,7 +214,8 @@ class Inbox:
         ``desc`` fails its command with the CommandError it allows.
         """
         base = self._fed
-        messages = self._decoder.feed(data)  # type: ignore[no-untyped-call]
+        feed = self._decoder.feed
+        messages = feed(data)  # type: ignore[no-untyped-call]
         self._fed = base + len(data)
         settled: list[tuple[int, Outcome]] = []
         for msg in messages:

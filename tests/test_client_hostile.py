@@ -79,7 +79,10 @@ def test_async_id_less_error_fails_the_oldest_command(serve, backend):
     def script(peer):
         peer.negotiate()
         first, second = peer.command(), peer.command()
-        peer.send(parse_error(), reply(second, "second"))
+        # two errors for the first command's line: the second must not
+        # fail the second command, which QEMU goes on to run
+        peer.send(parse_error(), parse_error("JSON parse error, expecting "
+                                             "value"), reply(second, "second"))
 
     async def main(address):
         async with aio.connect(address, backend=backend,
@@ -92,6 +95,40 @@ def test_async_id_less_error_fails_the_oldest_command(serve, backend):
             assert results[1] == "second"
 
     asyncio.run(main(serve(script).address))
+
+
+def test_sync_id_less_error_fails_the_oldest_command(serve, backend):
+    sent = threading.Event()
+
+    def script(peer):
+        peer.negotiate()
+        first = peer.command()
+        sent.set()
+        second = peer.command()
+        assert (first["execute"], second["execute"]) == ("first", "second")
+        peer.send(parse_error(), parse_error("JSON parse error, expecting "
+                                             "value"), reply(second, "second"))
+
+    with connect(serve(script).address, backend=backend,
+                 timeout=3) as client:
+        results = {}
+
+        def run(name):
+            try:
+                results[name] = client.execute(name)
+            except CommandError as exc:
+                results[name] = exc
+
+        threads = [threading.Thread(target=run, args=(name,))
+                   for name in ("first", "second")]
+        threads[0].start()
+        assert sent.wait(5)  # "first" is the older command
+        threads[1].start()
+        for thread in threads:
+            thread.join(10)
+        assert isinstance(results["first"], CommandError)
+        assert results["first"].command == "first"
+        assert results["second"] == "second"
 
 
 @pytest.mark.parametrize("arguments, named", [
