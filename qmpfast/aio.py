@@ -159,7 +159,8 @@ class Client(ConnectionInfo):
         try:
             self._writer.write(data)
             try:
-                await asyncio.wait_for(self._writer.drain(), limit)
+                await asyncio.wait_for(self._writer.drain(),
+                                       max(deadline - loop.time(), 0))
             except asyncio.TimeoutError:
                 error = send_timeout(self.address, command, msg_id, limit)
                 self._abort(QMPConnectionError(str(error)))
@@ -178,6 +179,8 @@ class Client(ConnectionInfo):
         finally:
             self._pending.pop(msg_id, None)
             inbox.forget(msg_id)
+            if future.done() and not future.cancelled():
+                future.exception()  # raised here in another form, if any
         return result(outcome)
 
     def _abort(self, reason: QMPConnectionError) -> None:
