@@ -16,26 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
-import itertools
 import os
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable
+from typing import Any
 
-from .client import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
-                     DEFAULT_TIMEOUT, RETRIED, ConnectionInfo, Inbox,
-                     NotQMPError,
-                     QMPConnectionError, command_bytes, connect_error,
-                     parse_address, result)
+from .decoder import DEFAULT_MAX_MESSAGE_SIZE
+from .errors import NotQMPError, QMPConnectionError
+from .model.messages import Event
+from .protocol import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
+                       DEFAULT_TIMEOUT, RETRIED, Backoff, ConnectionInfo,
+                       Inbox, Outcome, command_bytes, connect_error,
+                       parse_address, reply_timeout, result, send_timeout)
 
 _READ = 65536
 
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
-async def _open(address, timeout, connect_timeout):
+
+async def _open(address: str | os.PathLike[str], timeout: float,
+                connect_timeout: float | None) -> Streams:
     """Open the streams, retrying while the socket is not listening."""
     kind, target = parse_address(address)
     name = os.fspath(address)
     loop = asyncio.get_running_loop()
-    deadline = None if connect_timeout is None else (
-        loop.time() + connect_timeout)
-    delay = 0.01
+    backoff = Backoff(connect_timeout, loop.time())
     while True:
         try:
             if kind == "tcp":
@@ -44,17 +48,14 @@ async def _open(address, timeout, connect_timeout):
                 opening = asyncio.open_unix_connection(target)
             return await asyncio.wait_for(opening, timeout)
         except RETRIED as exc:
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise connect_error(name, exc) from exc
-                delay = min(delay, remaining)  # the last try at the deadline
+            delay = backoff.next_delay(loop.time())
+            if delay is None:
+                raise connect_error(name, exc) from exc
         except asyncio.TimeoutError:  # not yet TimeoutError before 3.11
             raise connect_error(name, TimeoutError()) from None
         except OSError as exc:
             raise connect_error(name, exc) from exc
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.25)
 
 
 class Client(ConnectionInfo):
@@ -64,30 +65,34 @@ class Client(ConnectionInfo):
     ``qmpfast.Client``.
     """
 
-    def __init__(self, reader, writer, name, *, timeout=DEFAULT_TIMEOUT,
-                 events=None, max_queue=DEFAULT_MAX_QUEUE, backend=None):
+    def __init__(self, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, name: str, *,
+                 timeout: float = DEFAULT_TIMEOUT,
+                 events: Iterable[str] | None = None,
+                 max_queue: int = DEFAULT_MAX_QUEUE,
+                 backend: str | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         loop = asyncio.get_running_loop()
         self.address = name
         self.timeout = timeout
-        self._inbox = Inbox(name, events, max_queue, backend)
+        self._inbox = Inbox(name, events, max_queue, backend,
+                            max_message_size)
         self._reader = reader
         self._writer = writer
-        self._ids = itertools.count(1)
-        self._pending = {}  # id -> future of the reply
-        self._greeted = loop.create_future()
+        self._pending: dict[int, asyncio.Future[Outcome]] = {}
+        self._greeted: asyncio.Future[None] = loop.create_future()
         self._more = asyncio.Event()  # set when events are queued
-        self._write_lock = asyncio.Lock()
-        self._closed = None  # the error to raise once the stream has ended
+        self._closed: QMPConnectionError | None = None
         self._task = loop.create_task(self._read_loop())
 
-    async def _handshake(self):
+    async def _handshake(self) -> None:
         try:
             await asyncio.wait_for(self._greeted, self.timeout)
         except asyncio.TimeoutError:
             raise self._inbox.no_greeting(self.timeout) from None
         await self.execute("qmp_capabilities")
 
-    async def _read_loop(self):
+    async def _read_loop(self) -> None:
         inbox = self._inbox
         pending = self._pending
         try:
@@ -99,15 +104,13 @@ class Client(ConnectionInfo):
                 if not data:
                     self._finish(inbox.closed("connection closed by peer"))
                     return
-                replies = inbox.feed(data)
+                settled = inbox.feed(data)
                 if inbox.greeting is not None and not self._greeted.done():
                     self._greeted.set_result(None)
-                for reply in replies:
-                    msg_id = reply.id
-                    future = pending.pop(msg_id, None) if (
-                        type(msg_id) is int) else None
+                for msg_id, outcome in settled:
+                    future = pending.pop(msg_id, None)
                     if future is not None and not future.done():
-                        future.set_result(reply)
+                        future.set_result(outcome)
                 if inbox.events:
                     self._more.set()
         except NotQMPError as exc:
@@ -121,7 +124,7 @@ class Client(ConnectionInfo):
             error.__cause__ = exc
             self._finish(error)
 
-    def _finish(self, error):
+    def _finish(self, error: QMPConnectionError) -> None:
         """The stream has ended: fail every waiter with ``error``."""
         if self._closed is None:
             self._closed = error
@@ -133,35 +136,60 @@ class Client(ConnectionInfo):
         self._pending.clear()
         self._more.set()
 
-    async def execute(self, command, arguments=None, timeout=None):
-        """Run ``command`` and return its result (see ``Client.execute``
-        of ``qmpfast.client``)."""
+    async def execute(self, command: str,
+                      arguments: dict[str, Any] | None = None,
+                      timeout: float | None = None) -> Any:
+        """Run ``command`` and return its result (a JSON value); errors
+        and the timeout are those of ``qmpfast.client.Client.execute``.
+        A command the peer has not read by the timeout closes the
+        connection, as there."""
         if self._closed is not None:
             raise self._closed
-        msg_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        limit = self.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        inbox = self._inbox
+        msg_id = inbox.next_id()
+        data = command_bytes(command, arguments, msg_id)
+        future: asyncio.Future[Outcome] = loop.create_future()
+        # write() queues the whole line at once, so commands never
+        # interleave and are registered in the order they are sent
+        inbox.expect(msg_id, command)
         self._pending[msg_id] = future
         try:
+            self._writer.write(data)
             try:
-                async with self._write_lock:
-                    self._writer.write(command_bytes(command, arguments,
-                                                     msg_id))
-                    await self._writer.drain()
+                await asyncio.wait_for(self._writer.drain(),
+                                       max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:
+                error = send_timeout(self.address, command, msg_id, limit)
+                self._abort(QMPConnectionError(str(error)))
+                raise error from None
             except OSError as exc:
+                if self._closed is not None:
+                    raise self._closed from exc
                 raise QMPConnectionError(
                     f"{self.address}: cannot send {command}: "
                     f"{exc.strerror or exc}") from exc
             try:
-                reply = await asyncio.wait_for(
-                    future, self.timeout if timeout is None else timeout)
+                outcome = await asyncio.wait_for(
+                    future, max(deadline - loop.time(), 0))
             except asyncio.TimeoutError:
-                raise TimeoutError(f"{self.address}: no reply to {command} "
-                                   f"(id {msg_id})") from None
+                raise reply_timeout(self.address, command, msg_id) from None
         finally:
             self._pending.pop(msg_id, None)
-        return result(reply, command)
+            inbox.forget(msg_id)
+            if future.done() and not future.cancelled():
+                future.exception()  # raised here in another form, if any
+        return result(outcome)
 
-    async def get_event(self, timeout=None):
+    def _abort(self, reason: QMPConnectionError) -> None:
+        """Drop the connection now, unsent bytes and all."""
+        self._finish(reason)
+        self._writer.transport.abort()
+        self._task.cancel()
+
+    async def get_event(self, timeout: float | None = None) -> Event | None:
         """The next event; None when none comes within ``timeout`` seconds
         (``None``: wait forever).  Raises QMPConnectionError once the
         connection has ended and every queued event has been read."""
@@ -181,7 +209,8 @@ class Client(ConnectionInfo):
                 pass
         return events.popleft()
 
-    async def events(self, timeout=None):
+    async def events(self, timeout: float | None = None
+                     ) -> AsyncIterator[Event]:
         """Iterate the events until the connection ends, or until none
         has come for ``timeout`` seconds."""
         while True:
@@ -193,7 +222,7 @@ class Client(ConnectionInfo):
                 return
             yield event
 
-    async def close(self):
+    async def close(self) -> None:
         """Close the connection; waiting calls raise QMPConnectionError."""
         if self._closed is None:
             self._closed = QMPConnectionError(
@@ -207,34 +236,40 @@ class Client(ConnectionInfo):
         except OSError:
             pass
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._closed is not None else "open"
         return f"<qmpfast.aio.Client {self.address} {state}>"
 
 
-def connect(address, *, timeout=DEFAULT_TIMEOUT,
-            connect_timeout=DEFAULT_CONNECT_TIMEOUT, events=None,
-            max_queue=DEFAULT_MAX_QUEUE, backend=None):
+def connect(address: str | os.PathLike[str], *,
+            timeout: float = DEFAULT_TIMEOUT,
+            connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+            events: Iterable[str] | None = None,
+            max_queue: int = DEFAULT_MAX_QUEUE, backend: str | None = None,
+            max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> _Connecting:
     """Connect to a QMP monitor and negotiate capabilities; the arguments
     are those of ``qmpfast.connect``.  Await the result for a Client, or
     use it directly in ``async with``."""
     return _Connecting(_connect(address, timeout, connect_timeout, events,
-                                max_queue, backend))
+                                max_queue, backend, max_message_size))
 
 
-async def _connect(address, timeout, connect_timeout, events, max_queue,
-                   backend):
+async def _connect(address: str | os.PathLike[str], timeout: float,
+                   connect_timeout: float | None,
+                   events: Iterable[str] | None, max_queue: int,
+                   backend: str | None, max_message_size: int) -> Client:
     name = os.fspath(address)
     reader, writer = await _open(address, timeout, connect_timeout)
     try:
         client = Client(reader, writer, name, timeout=timeout,
-                        events=events, max_queue=max_queue, backend=backend)
+                        events=events, max_queue=max_queue, backend=backend,
+                        max_message_size=max_message_size)
     except BaseException:
         writer.close()
         raise
@@ -246,33 +281,34 @@ async def _connect(address, timeout, connect_timeout, events, max_queue,
     return client
 
 
-class _Connecting(collections.abc.Coroutine):
+class _Connecting(collections.abc.Coroutine[Any, Any, Client]):
     """``connect()``'s result: a coroutine giving the Client (so await it,
     or hand it to ``create_task``, ``wait_for``, ``gather``), and an async
     context manager that closes the client on exit."""
 
-    def __init__(self, coro):
+    def __init__(self, coro: Coroutine[Any, Any, Client]) -> None:
         self._coro = coro
-        self._client = None
+        self._client: Client | None = None
 
-    def send(self, value):
+    def send(self, value: Any) -> Any:
         return self._coro.send(value)
 
-    def throw(self, *args):
+    def throw(self, *args: Any) -> Any:
         return self._coro.throw(*args)
 
-    def close(self):
-        return self._coro.close()
+    def close(self) -> None:
+        self._coro.close()
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Client]:
         return self._coro.__await__()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Client:
         self._client = await self._coro
         return self._client
 
-    async def __aexit__(self, *exc):
-        await self._client.close()
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.close()
 
 
 __all__ = ["connect", "Client"]

@@ -17,98 +17,31 @@ socket and dispatches for all of them.
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import selectors
 import socket
 import threading
 import time
-from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from .decoder import Decoder
-from .errors import QMPError
+from .decoder import DEFAULT_MAX_MESSAGE_SIZE
+from .errors import CommandError, NotQMPError, QMPConnectionError
+from .model.messages import Event
+from .protocol import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
+                       DEFAULT_TIMEOUT, RETRIED, Backoff, ConnectionInfo,
+                       Inbox, Outcome, command_bytes, connect_error,
+                       parse_address, reply_timeout, result, send_timeout)
 
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_QUEUE = 10000
 _RECV = 65536
 
 
-class CommandError(QMPError):
-    """QEMU answered a command with an error reply."""
-
-    def __init__(self, error_class, desc, id=None, command=None):
-        super().__init__(f"{command}: {error_class}: {desc}")
-        self.error_class = error_class
-        self.desc = desc
-        self.id = id
-        self.command = command
-
-
-class QMPConnectionError(QMPError, ConnectionError):
-    """The peer could not be reached, or the connection is closed."""
-
-
-class NotQMPError(QMPConnectionError):
-    """The peer does not speak QMP (no greeting, or not JSON at all)."""
-
-
-def parse_address(address):
-    """``("unix", path)`` or ``("tcp", (host, port))`` for an address.
-
-    ``HOST:PORT`` (``[::1]:4444`` for IPv6) is TCP; anything else, and
-    anything with a ``/``, is a unix socket path.
-    """
-    text = os.fspath(address)
-    host, sep, port = text.rpartition(":")
-    if sep and host and port.isdigit() and "/" not in text:
-        return "tcp", (host[1:-1] if host.startswith("[") else host,
-                       int(port))
-    return "unix", text
-
-
-def _retrying(connect_timeout):
-    """Yield once per connection attempt, sleeping between attempts.
-
-    Stops (the caller then raises) once ``connect_timeout`` seconds have
-    passed; ``None`` retries forever.
-    """
-    deadline = None if connect_timeout is None else (
-        time.monotonic() + connect_timeout)
-    delay = 0.01
-    while True:
-        yield
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            delay = min(delay, remaining)  # the last attempt at the deadline
-        time.sleep(delay)
-        delay = min(delay * 2, 0.25)
-
-
-# errors that mean "not listening yet": retried up to connect_timeout
-RETRIED = (FileNotFoundError, ConnectionRefusedError)
-
-
-def connect_error(name, exc):
-    """The QMPConnectionError for a failed connection attempt."""
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return QMPConnectionError(f"{name}: connection timed out")
-    errno = getattr(exc, "errno", None)
-    if errno and errno > 0:
-        reason = os.strerror(errno)
-    else:  # e.g. a name that does not resolve
-        reason = getattr(exc, "strerror", None) or str(exc)
-    return QMPConnectionError(f"{name}: cannot connect: {reason}")
-
-
-def _open_socket(address, timeout, connect_timeout):
+def _open_socket(address: str | os.PathLike[str], timeout: float,
+                 connect_timeout: float | None) -> socket.socket:
     kind, target = parse_address(address)
     name = os.fspath(address)
-    error = None
-    for _ in _retrying(connect_timeout):
+    backoff = Backoff(connect_timeout, time.monotonic())
+    while True:
         try:
             if kind == "tcp":
                 return socket.create_connection(target, timeout)
@@ -124,107 +57,10 @@ def _open_socket(address, timeout, connect_timeout):
             error = exc
         except OSError as exc:
             raise connect_error(name, exc) from exc
-    raise connect_error(name, error) from error
-
-
-class Inbox:
-    """Decoded messages sorted out: events queued, replies handed back.
-
-    Shared by the sync and asyncio clients.  Before the greeting, a decode
-    error or a message that is neither an event nor a greeting means the
-    peer is not QMP; after it, a bad message is skipped and counted in
-    ``decode_errors`` so that one stray byte cannot end a collector.
-    """
-
-    def __init__(self, name, events, max_queue, backend):
-        if max_queue < 1:
-            raise ValueError("max_queue must be at least 1")
-        self.name = name
-        self.max_queue = max_queue
-        self.events = deque()
-        self.dropped = 0
-        self.decode_errors = 0
-        self.greeting = None
-        self._decoder = Decoder(events=events, backend=backend,
-                                source=name, on_error="skip")
-
-    def feed(self, data):
-        """Decode ``data``; queue its events, return its replies."""
-        messages = self._decoder.feed(data)
-        replies = []
-        for msg in messages:
-            kind = msg.kind
-            if kind == "event":
-                self.push(msg)
-            elif self.greeting is None:
-                if kind != "greeting":
-                    raise NotQMPError(
-                        f"{self.name}: not a QMP peer: it sent "
-                        f"{_excerpt(msg.raw)} instead of a greeting")
-                self.greeting = msg
-            elif kind == "return" or kind == "error":
-                replies.append(msg)
-        errors = self._decoder.errors
-        if errors:
-            if self.greeting is None:
-                raise NotQMPError(f"{self.name}: not a QMP peer: "
-                                  f"{errors[0].msg}")
-            self.decode_errors += len(errors)
-            errors.clear()
-        return replies
-
-    def push(self, event):
-        events = self.events
-        if len(events) >= self.max_queue:
-            events.popleft()
-            self.dropped += 1
-        events.append(event)
-
-    def closed(self, reason):
-        """The error for a stream that ended, read at its end."""
-        if self.greeting is None:
-            return NotQMPError(f"{self.name}: not a QMP peer: {reason} "
-                               "before sending a greeting")
-        return QMPConnectionError(f"{self.name}: {reason}")
-
-    def no_greeting(self, timeout):
-        return NotQMPError(
-            f"{self.name}: no QMP greeting within {timeout:g} s (not a QMP "
-            "monitor, or another client holds it)")
-
-
-def _excerpt(raw):
-    text = raw[:60].decode("utf-8", "replace")
-    return text + ("..." if len(raw) > 60 else "")
-
-
-def command_bytes(command, arguments, msg_id):
-    message = {"execute": command}
-    if arguments is not None:
-        message["arguments"] = arguments
-    message["id"] = msg_id
-    return json.dumps(message).encode("utf-8") + b"\n"
-
-
-def result(reply, command):
-    """A reply's return value, or its error raised as CommandError."""
-    if reply.kind == "error":
-        raise CommandError(reply.error_class, reply.desc, reply.id, command)
-    return reply.value
-
-
-class ConnectionInfo:
-    """What both clients say about their connection, from their Inbox."""
-
-    greeting = property(lambda self: self._inbox.greeting)
-    dropped = property(lambda self: self._inbox.dropped)
-    decode_errors = property(lambda self: self._inbox.decode_errors)
-
-    @property
-    def closed_reason(self):
-        """Why the connection ended (a QMPConnectionError); None while
-        it is open."""
-        return self._closed
+        delay = backoff.next_delay(time.monotonic())
+        if delay is None:
+            raise connect_error(name, error) from error
+        time.sleep(delay)
 
 
 class Client(ConnectionInfo):
@@ -235,25 +71,30 @@ class Client(ConnectionInfo):
     ``decode_errors`` the number of undecodable messages skipped.
     """
 
-    def __init__(self, sock, name, *, timeout=DEFAULT_TIMEOUT, events=None,
-                 max_queue=DEFAULT_MAX_QUEUE, backend=None):
+    def __init__(self, sock: socket.socket, name: str, *,
+                 timeout: float = DEFAULT_TIMEOUT,
+                 events: Iterable[str] | None = None,
+                 max_queue: int = DEFAULT_MAX_QUEUE,
+                 backend: str | None = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self.address = name
         self.timeout = timeout
-        self._inbox = Inbox(name, events, max_queue, backend)
+        self._inbox = Inbox(name, events, max_queue, backend,
+                            max_message_size)
         self._sock = sock
-        sock.settimeout(None)  # waits go through the selector
+        # non-blocking: reads wait in the selector, sends in _send, both
+        # bounded by the caller's deadline
+        sock.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(sock, selectors.EVENT_READ)
-        self._ids = itertools.count(1)
         self._cond = threading.Condition(threading.Lock())
         self._send_lock = threading.Lock()
         self._reading = False
-        self._waiting = set()
-        self._replies = {}
-        self._closed = None  # the error to raise once the stream has ended
+        self._replies: dict[int, Outcome] = {}
+        self._closed: QMPConnectionError | None = None
         self._shut = False  # close() was called
 
-    def _handshake(self):
+    def _handshake(self) -> None:
         with self._cond:
             if not self._wait(lambda: self._inbox.greeting is not None,
                               time.monotonic() + self.timeout):
@@ -262,7 +103,8 @@ class Client(ConnectionInfo):
 
     # -- reading -----------------------------------------------------------
 
-    def _wait(self, ready, deadline):
+    def _wait(self, ready: Callable[[], object],
+              deadline: float | None) -> bool:
         """Read and dispatch until ``ready()``; False at ``deadline``.
 
         Called with ``_cond`` held.  One waiting thread reads at a time
@@ -293,12 +135,14 @@ class Client(ConnectionInfo):
                 self._dispatch(data)
         return True
 
-    def _recv(self, timeout):
-        """Bytes read, None on timeout, or why the stream ended (a str)."""
+    def _recv(self, timeout: float | None) -> bytes | str | None:
+        """Bytes read, None if none yet, or why the stream ended (a str)."""
         try:
             if not self._selector.select(timeout):
                 return None
             data = self._sock.recv(_RECV)
+        except BlockingIOError:
+            return None
         except ConnectionResetError:
             # QEMU reads commands a byte at a time; when it exits (quit)
             # with input unread, Linux reports ECONNRESET instead of EOF,
@@ -308,59 +152,107 @@ class Client(ConnectionInfo):
             return f"connection lost: {getattr(exc, 'strerror', None) or exc}"
         return data or "connection closed by peer"
 
-    def _dispatch(self, data):
+    def _dispatch(self, data: bytes | str) -> None:
         inbox = self._inbox
-        if type(data) is str:
+        if isinstance(data, str):
             if self._closed is None:
                 self._closed = inbox.closed(data)
             return
         try:
-            replies = inbox.feed(data)
+            settled = inbox.feed(data)
         except NotQMPError as exc:
             self._closed = exc
             raise
-        for reply in replies:
-            msg_id = reply.id
-            if type(msg_id) is int and msg_id in self._waiting:
-                self._replies[msg_id] = reply
+        self._replies.update(settled)
+
+    # -- sending -----------------------------------------------------------
+
+    def _send(self, data: bytes, command: str, msg_id: int,
+              deadline: float, timeout: float) -> None:
+        """Write ``data`` by ``deadline``, or close the connection.
+
+        Called with ``_send_lock`` held.  A command cut short cannot be
+        taken back (what came next would be read as part of it), so a
+        peer that stops reading costs the connection.
+        """
+        view = memoryview(data)
+        sent = 0
+        while sent < len(view):
+            try:
+                sent += self._sock.send(view[sent:])
+                continue
+            except BlockingIOError:
+                pass
+            except (OSError, ValueError) as exc:
+                if self._closed is not None:
+                    raise self._closed from exc
+                raise QMPConnectionError(
+                    f"{self.address}: cannot send {command}: "
+                    f"{getattr(exc, 'strerror', None) or exc}") from exc
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                with selectors.DefaultSelector() as writable:
+                    try:
+                        writable.register(self._sock, selectors.EVENT_WRITE)
+                    except (OSError, ValueError):  # closed meanwhile
+                        continue  # send() says how
+                    if writable.select(remaining):
+                        continue
+            error = send_timeout(self.address, command, msg_id, timeout)
+            self._close(QMPConnectionError(str(error)))
+            raise error
 
     # -- public ------------------------------------------------------------
 
-    def execute(self, command, arguments=None, timeout=None):
-        """Run ``command`` and return its result.
+    def execute(self, command: str, arguments: dict[str, Any] | None = None,
+                timeout: float | None = None) -> Any:
+        """Run ``command`` and return its result (a JSON value).
 
-        Raises CommandError on an error reply, TimeoutError when no reply
-        comes within ``timeout`` (default: the client's), and
-        QMPConnectionError when the connection ends first.
+        Raises CommandError on an error reply, ValueError (naming the
+        argument) for arguments QEMU could not parse, TimeoutError when
+        the command is not answered within ``timeout`` seconds (default:
+        the client's), and QMPConnectionError when the connection ends
+        first.  The timeout covers sending too: if it expires while the
+        command is being written (the peer has stopped reading), the
+        connection is closed; otherwise it stays open and a late reply
+        is dropped.
         """
-        msg_id = next(self._ids)
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        msg_id = self._inbox.next_id()
         data = command_bytes(command, arguments, msg_id)
-        deadline = time.monotonic() + (
-            self.timeout if timeout is None else timeout)
-        with self._cond:
-            if self._closed is not None:
-                raise self._closed
-            self._waiting.add(msg_id)
+        if not self._send_lock.acquire(timeout=max(limit, 0)):
+            # the command sent before this one is stuck: it will close
+            # the connection at its own deadline
+            raise TimeoutError(f"{self.address}: {command} (id {msg_id}) "
+                               f"not sent within {limit:g} s: another "
+                               "command is still being sent")
         try:
-            try:
-                with self._send_lock:
-                    self._sock.sendall(data)
-            except OSError as exc:
-                raise QMPConnectionError(
-                    f"{self.address}: cannot send {command}: "
-                    f"{exc.strerror or exc}") from exc
             with self._cond:
-                if not self._wait(lambda: msg_id in self._replies, deadline):
-                    raise TimeoutError(f"{self.address}: no reply to "
-                                       f"{command} (id {msg_id})")
-                reply = self._replies.pop(msg_id)
+                if self._closed is not None:
+                    raise self._closed
+                # registered in the order sent: replies without an id
+                # answer the oldest
+                self._inbox.expect(msg_id, command)
+            self._send(data, command, msg_id, deadline, limit)
+        except BaseException:
+            with self._cond:
+                self._inbox.forget(msg_id)
+            raise
         finally:
-            with self._cond:
-                self._waiting.discard(msg_id)
-                self._replies.pop(msg_id, None)
-        return result(reply, command)
+            self._send_lock.release()
+        replies = self._replies
+        with self._cond:
+            try:
+                if not self._wait(lambda: msg_id in replies, deadline):
+                    raise reply_timeout(self.address, command, msg_id)
+                outcome = replies.pop(msg_id)
+            finally:
+                self._inbox.forget(msg_id)
+                replies.pop(msg_id, None)
+        return result(outcome)
 
-    def get_event(self, timeout=None):
+    def get_event(self, timeout: float | None = None) -> Event | None:
         """The next event; None when none comes within ``timeout`` seconds
         (``None``: wait forever).  Raises QMPConnectionError once the
         connection has ended and every queued event has been read."""
@@ -371,7 +263,7 @@ class Client(ConnectionInfo):
                 return None
             return events.popleft()
 
-    def events(self, timeout=None):
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate the events until the connection ends, or until none
         has come for ``timeout`` seconds."""
         while True:
@@ -383,12 +275,14 @@ class Client(ConnectionInfo):
                 return
             yield event
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection; waiting calls raise QMPConnectionError."""
+        self._close(QMPConnectionError(f"{self.address}: connection closed"))
+
+    def _close(self, reason: QMPConnectionError) -> None:
         with self._cond:
             if self._closed is None:
-                self._closed = QMPConnectionError(
-                    f"{self.address}: connection closed")
+                self._closed = reason
             if self._shut:
                 return
             self._shut = True
@@ -399,38 +293,44 @@ class Client(ConnectionInfo):
             if not self._reading:  # else the reader releases it on waking
                 self._release()
 
-    def _release(self):
+    def _release(self) -> None:
         self._selector.close()
         self._sock.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._closed is not None else "open"
         return f"<qmpfast.Client {self.address} {state}>"
 
 
-def connect(address, *, timeout=DEFAULT_TIMEOUT,
-            connect_timeout=DEFAULT_CONNECT_TIMEOUT, events=None,
-            max_queue=DEFAULT_MAX_QUEUE, backend=None):
+def connect(address: str | os.PathLike[str], *,
+            timeout: float = DEFAULT_TIMEOUT,
+            connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+            events: Iterable[str] | None = None,
+            max_queue: int = DEFAULT_MAX_QUEUE, backend: str | None = None,
+            max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Client:
     """Connect to a QMP monitor and negotiate capabilities.
 
     ``address``: a unix socket path or ``HOST:PORT``.  ``timeout``: the
-    default wait for the greeting and for each reply.  ``connect_timeout``:
-    how long to keep retrying while the socket does not exist or refuses
-    (QEMU still starting); ``None`` retries forever.  ``events``: only
-    these event names are queued.  ``max_queue``: events kept before the
-    oldest is dropped.  ``backend``: the scanner (``"c"``, ``"python"``).
+    default wait for the greeting and for each command.
+    ``connect_timeout``: how long to keep retrying while the socket does
+    not exist or refuses (QEMU still starting); ``None`` retries forever.
+    ``events``: only these event names are queued.  ``max_queue``: events
+    kept before the oldest is dropped.  ``backend``: the scanner (``"c"``,
+    ``"python"``).  ``max_message_size``: a longer message is dropped (a
+    reply that long fails its command with MessageTooLargeError).
     """
     name = os.fspath(address)
     sock = _open_socket(address, timeout, connect_timeout)
     try:
         client = Client(sock, name, timeout=timeout, events=events,
-                        max_queue=max_queue, backend=backend)
+                        max_queue=max_queue, backend=backend,
+                        max_message_size=max_message_size)
     except BaseException:
         sock.close()
         raise

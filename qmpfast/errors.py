@@ -123,3 +123,34 @@ def _rebuild_integer(msg: str, offset: int, position: int, path: str,
                      digits: int) -> IntegerTooLongError:
     return IntegerTooLongError(msg, offset, position, path=path,
                                digits=digits)
+
+
+class CommandError(QMPError):
+    """QEMU answered a command with an error reply.
+
+    ``error_class`` and ``desc`` are None when the reply lacks them (or has
+    something other than a string there): a malformed error is still an
+    error, so it fails the command instead of being dropped.  ``id`` is the
+    command's id.
+    """
+
+    def __init__(self, error_class: str | None, desc: str | None,
+                 id: int | None = None, command: str | None = None) -> None:
+        super().__init__(f"{command}: {error_class or '(no class)'}: "
+                         f"{desc if desc is not None else '(no description)'}")
+        self.error_class = error_class
+        self.desc = desc
+        self.id = id
+        self.command = command
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (type(self), (self.error_class, self.desc, self.id,
+                             self.command))
+
+
+class QMPConnectionError(QMPError, ConnectionError):
+    """The peer could not be reached, or the connection is closed."""
+
+
+class NotQMPError(QMPConnectionError):
+    """The peer does not speak QMP (no greeting, or not JSON at all)."""
