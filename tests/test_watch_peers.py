@@ -229,3 +229,79 @@ def test_a_bad_event_ends_neither_watch_nor_its_monitor(
         assert [t.split()[3] for t in bad_lines] == ["X", "STOP"]
         if kind == "list-data":
             assert bad_lines[0].endswith("  data=[1]")
+
+
+class Running:
+    """``python -m qmpfast watch ARGS`` in the background, its stderr read
+    line by line as it comes."""
+
+    def __init__(self, backend, *args):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "qmpfast", "watch", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env_for(backend), cwd=REPO)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.decode())
+                self.cond.notify_all()
+
+    def expect(self, text, timeout=30):
+        """Wait until a stderr line holds ``text``."""
+        with self.cond:
+            if not self.cond.wait_for(
+                    lambda: any(text in line for line in self.lines),
+                    timeout):
+                raise AssertionError(f"no {text!r} on stderr: {self.lines}")
+
+    def finish(self, timeout=60):
+        """(exit status, stdout lines, stderr) once it has ended."""
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        self.reader.join(10)
+        return self.proc.returncode, out.splitlines(), "".join(self.lines)
+
+
+# ---- control characters from a peer ------------------------------------------
+
+FORGED = "STOP\n2024-01-01 00:00:00.000000  other.sock        SHUTDOWN"
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
+
+
+def test_text_escapes_control_characters_from_the_peer(
+        backend, sockdir, monitors):
+    good = os.path.join(sockdir, "good.sock")
+    bad = os.path.join(sockdir, "b\x1b[2Jad.sock")  # a label too
+    monitors(good, GOOD)
+    monitors(bad, [
+        event(FORGED),
+        event("BEL\x07", {"bare": "a\x1b[31mb", "quoted": "x y\x07\x9b",
+                          "sep": "l\u2028r", "key\x1b": 1,
+                          "nested": {"k\n": "v"}}),
+        event("STOP")])
+    status, lines, err = run_watch(
+        backend, "--format", "text", os.path.join(sockdir, "*.sock"))
+    assert status == 0, err
+    text = [line.decode() for line in lines]
+    assert len(text) == 6, text  # the forged line is no line of its own
+    for line in text + err.splitlines():
+        assert not UNSAFE.search(line), repr(line)
+    label = "b\\x1b[2Jad.sock"
+    bad_lines = [t for t in text if label in t]
+    assert len(bad_lines) == 3, text
+    assert "STOP\\n2024-01-01 00:00:00.000000  other.sock" in bad_lines[0]
+    assert bad_lines[1].split()[3] == "BEL\\x07"
+    assert 'bare="a\\u001b[31mb"' in bad_lines[1]  # quoted, as JSON
+    assert 'quoted="x y\\u0007\\u009b"' in bad_lines[1]
+    assert 'sep="l\\u2028r"' in bad_lines[1]
+    assert "key\\x1b=1" in bad_lines[1]
+    assert "nested.k\\n=v" in bad_lines[1]
+    assert label in err and "\x1b" not in err  # notices too
