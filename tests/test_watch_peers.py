@@ -261,11 +261,13 @@ class Running:
 
     def finish(self, timeout=60):
         """(exit status, stdout lines, stderr) once it has ended."""
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
+            out = self.proc.stdout.read()  # stderr is the reader's
+            self.proc.wait()
+        finally:
+            timer.cancel()
         self.reader.join(10)
         return self.proc.returncode, out.splitlines(), "".join(self.lines)
 
