@@ -40,6 +40,7 @@ from ..client import parse_address
 from ..errors import QMPError
 from ..model.catalogue import EVENTS
 from .errors import CLIError
+from .parse import one_line
 
 if TYPE_CHECKING:
     from ..aio import Client
@@ -639,23 +640,6 @@ class JsonFormat(Format):
         if not self.source:
             return raw
         return raw[:-1].rstrip() + b', "source": ' + _dumps(address) + b"}"
-
-
-_SPACE = re.compile(rb'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[,:]')
-
-
-def one_line(raw: bytes) -> bytes:
-    """A JSON text on one line: whitespace between tokens dropped, one
-    space after each ``,`` and ``:`` (as ``json.dumps`` writes).  Strings
-    are left byte for byte, and however deep the value, nothing recurses."""
-    def token(match: "re.Match[bytes]") -> bytes:
-        text = match.group()
-        if text[:1] == b'"':
-            return text
-        if text in (b",", b":"):
-            return text + b" "
-        return b""
-    return _SPACE.sub(token, raw)
 
 
 def _dumps(value: Any) -> bytes:
