@@ -272,7 +272,7 @@ class Running:
         return self.proc.returncode, out.splitlines(), "".join(self.lines)
 
 
-# ---- control characters from a peer ------------------------------------------
+# ---- control characters from a peer -----------------------------------------
 
 FORGED = "STOP\n2024-01-01 00:00:00.000000  other.sock        SHUTDOWN"
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")

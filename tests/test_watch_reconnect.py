@@ -6,7 +6,8 @@ import os
 from qmpfast.cli import main
 from qmpfast.cli import watch
 
-from test_watch_peers import GOOD, event, monitors, run_watch, sockdir  # noqa: F401
+from test_watch_peers import (GOOD, Running, monitors,  # noqa: F401
+                              run_watch, sockdir)
 
 
 def test_an_error_answer_to_qmp_capabilities_is_retried(
@@ -63,7 +64,6 @@ def test_reconnect_says_it_waits_for_a_missing_socket(backend, sockdir):
 
 def test_reconnect_follows_a_socket_that_appears(backend, sockdir, monitors):
     path = os.path.join(sockdir, "later.sock")
-    from test_watch_peers import Running
     running = Running(backend, path, "--reconnect", "--count", "3",
                       "--timeout", "60")
     running.expect("waiting for it")

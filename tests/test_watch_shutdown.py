@@ -5,7 +5,6 @@ import contextlib
 import io
 import os
 import signal
-import sys
 
 import pytest
 
