@@ -335,3 +335,17 @@ def test_bench_prints_the_comparison_table(tmp_path):
     assert all(row[-1] == "ok" for row in rows)  # same checksum as json
     results = json.loads(out.read_text())
     assert {"machine", "results"} <= set(results) and results["results"]
+
+
+def test_parse_pretty_message_nested_1000_deep(backend, tmp_path):
+    """Within the decoder's depth limit, yet deeper than ``json.dumps``
+    goes: still one line, no traceback."""
+    depth = 1000
+    data = ("{\n" + '    "return": {\n' * depth + '"k": "a b"\n' +
+            "}\n" * depth + ',\n    "id": 1\n}\n').encode()
+    path = tmp_path / "deep.qmp"
+    path.write_bytes(data)
+    proc = run(backend, "parse", str(path))
+    assert proc.returncode == 0, proc.stderr[-300:]
+    assert proc.stdout == (b'{"return": ' + b'{"return": ' * (depth - 1) +
+                           b'{"k": "a b"' + b"}" * depth + b', "id": 1}\n')

@@ -43,7 +43,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     except BrokenPipeError:
         try:
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
         finally:
             return 0
     except KeyboardInterrupt:

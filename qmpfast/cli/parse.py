@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections import Counter
+from typing import (IO, TYPE_CHECKING, Any, BinaryIO, Callable, Iterator,
+                    List, Sequence, Tuple, cast)
 
 from ..decoder import Decoder
 from ..errors import DecodeError
 from ..scan import BACKEND
 from .errors import CLIError
+
+if TYPE_CHECKING:
+    from ..model.messages import Event, Message
+    from ..state import VMState
+
+OnMessage = Callable[[Sequence["Message"]], None]
 
 SAMPLES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
@@ -22,7 +31,7 @@ SAMPLE = os.path.join(SAMPLES, "qemu-7.2.qmp")
 CHUNK = 1 << 16
 
 
-def _open_inputs(args):
+def _open_inputs(args: argparse.Namespace) -> Iterator[Tuple[str, BinaryIO]]:
     if args.sample:
         yield SAMPLE, open(SAMPLE, "rb")
     for path in args.files:
@@ -37,15 +46,32 @@ def _open_inputs(args):
         yield "<stdin>", sys.stdin.buffer
 
 
-def _line(msg):
-    raw = msg.raw
+def _line(msg: "Message") -> bytes:
+    raw: bytes = msg.raw
     if b"\n" in raw or b"\r" in raw:  # pretty=on output: one line per message
-        import json
-        return json.dumps(msg.to_dict(), ensure_ascii=False).encode("utf-8")
+        return one_line(raw)
     return raw
 
 
-def _decode_file(name, stream, args, on_message):
+_SPACE = re.compile(rb'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[,:]')
+
+
+def one_line(raw: bytes) -> bytes:
+    """A JSON text on one line: whitespace between tokens dropped, one
+    space after each ``,`` and ``:`` (as ``json.dumps`` writes).  Strings
+    are left byte for byte, and however deep the value, nothing recurses."""
+    def token(match: "re.Match[bytes]") -> bytes:
+        text = match.group()
+        if text[:1] == b'"':
+            return text
+        if text in (b",", b":"):
+            return text + b" "
+        return b""
+    return _SPACE.sub(token, raw)
+
+
+def _decode_file(name: str, stream: BinaryIO, args: argparse.Namespace,
+                 on_message: OnMessage) -> Tuple[int, List[Any]]:
     """Feed one input through a Decoder; returns (bytes, errors)."""
     decoder = Decoder(events=args.event or None, source=name,
                       on_error="skip" if args.skip_errors else "raise")
@@ -73,7 +99,7 @@ def _decode_file(name, stream, args, on_message):
 class _Progress:
     """A progress bar on stderr for large files on a terminal."""
 
-    def __init__(self, name, stream):
+    def __init__(self, name: str, stream: IO[bytes]) -> None:
         self.name = name
         try:
             self.size = os.fstat(stream.fileno()).st_size
@@ -82,7 +108,7 @@ class _Progress:
         self.enabled = self.size > (8 << 20) and sys.stderr.isatty()
         self.last = 0.0
 
-    def update(self, done):
+    def update(self, done: int) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
@@ -94,32 +120,32 @@ class _Progress:
         sys.stderr.write(f"\r{self.name[-30:]} [{bar:<30}] {frac:6.1%}")
         sys.stderr.flush()
 
-    def done(self):
+    def done(self) -> None:
         if self.enabled:
             sys.stderr.write("\r" + " " * 72 + "\r")
             sys.stderr.flush()
 
 
-def cmd_parse(args):
+def cmd_parse(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
-    kinds = Counter()
-    names = Counter()
+    kinds: Counter[str] = Counter()
+    names: Counter[str] = Counter()
     total_bytes = 0
-    errors = []
+    errors: List[Any] = []
     started = time.perf_counter()
 
     if args.stats:
-        def on_message(messages):
+        def on_message(messages: Sequence["Message"]) -> None:
             for msg in messages:
                 kinds[msg.kind] += 1
                 if msg.kind == "event":
-                    names[msg.name] += 1
+                    names[cast("Event", msg).name] += 1
     elif args.summary:
         from ..model.messages import Return
         from ..state import VMState
-        states = []
+        states: List[Tuple[str, VMState]] = []
 
-        def on_message(messages):
+        def on_message(messages: Sequence["Message"]) -> None:
             state = states[-1][1]
             for msg in messages:
                 if (isinstance(msg, Return) and isinstance(msg.value, dict)
@@ -128,7 +154,7 @@ def cmd_parse(args):
                     state.seed(msg)  # a query-status reply: the live state
                 state.apply(msg)
     else:
-        def on_message(messages):
+        def on_message(messages: Sequence["Message"]) -> None:
             if messages:
                 out.write(b"".join(_line(m) + b"\n" for m in messages))
 
@@ -158,7 +184,8 @@ def cmd_parse(args):
     return 0
 
 
-def _print_stats(kinds, names, total_bytes, elapsed):
+def _print_stats(kinds: Counter[str], names: Counter[str],
+                 total_bytes: int, elapsed: float) -> None:
     w = sys.stdout.write
     n_events = kinds.get("event", 0)
     n_all = sum(kinds.values())
@@ -176,7 +203,7 @@ def _print_stats(kinds, names, total_bytes, elapsed):
       f"backend {BACKEND})\n")
 
 
-def register(subparsers):
+def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "parse", help="decode QMP captures",
         description="Decode QMP streams: one JSON line per "
