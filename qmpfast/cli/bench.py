@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from typing import Optional
 
 from .errors import CLIError
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=cmd_bench)
 
 
-def _checkout():
+def _checkout() -> Optional[str]:
     """The source tree whose ``benchmarks/`` folder to run: the one qmpfast
     runs from, or the current directory (a checkout with qmpfast installed
     from it).  The comparison runs in a child process there, so this
