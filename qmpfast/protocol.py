@@ -231,7 +231,10 @@ class Inbox:
                 self._reply(msg, settled)
         errors = self._decoder.errors
         if errors:
-            if self.greeting is None:
+            # bytes before the greeting that are not QMP mean a peer that is
+            # not QMP, however the stream was cut into chunks
+            if self.greeting is None or (
+                    errors[0].offset < self.greeting.stream_offset):
                 raise NotQMPError(f"{self.name}: not a QMP peer: "
                                   f"{errors[0].msg}")
             self.decode_errors += len(errors)

@@ -10,7 +10,7 @@ import os
 import pytest
 
 import qmpfast
-from qmpfast.errors import CommandError
+from qmpfast.errors import CommandError, NotQMPError
 from qmpfast.protocol import Backoff, Inbox, command_bytes, result
 from test_client import GREETING, line
 
@@ -82,3 +82,34 @@ def test_backoff_stops_at_the_deadline():
     forever = Backoff(None, now=0.0)
     assert [forever.next_delay(1e9) for _ in range(7)] == [
         0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.25]
+
+
+WIRE = line(GREETING)
+
+
+@pytest.mark.parametrize("garbage", [b"hello\n", b"\x00\xff garbage\r\n",
+                                     b'{"a": }\n'])
+@pytest.mark.parametrize("cut", ["one piece", "garbage apart", "bytewise"])
+def test_garbage_before_the_greeting_is_refused_however_cut(garbage, cut,
+                                                            backend):
+    """Not QMP, whether the garbage came alone or with the greeting."""
+    stream = garbage + WIRE
+    if cut == "one piece":
+        chunks = [stream]
+    elif cut == "garbage apart":
+        chunks = [garbage, WIRE]
+    else:
+        chunks = [stream[i:i + 1] for i in range(len(stream))]
+    inbox = Inbox("vm", backend=backend)
+    with pytest.raises(NotQMPError, match="not a QMP peer"):
+        for chunk in chunks:
+            inbox.feed(chunk)
+
+
+def test_a_greeting_alone_is_accepted_however_cut(backend):
+    for size in (1, 7, len(WIRE)):
+        inbox = Inbox("vm", backend=backend)
+        for i in range(0, len(WIRE), size):
+            inbox.feed(WIRE[i:i + size])
+        assert inbox.greeting is not None
+        assert inbox.greeting.raw == WIRE.strip()
