@@ -182,9 +182,6 @@ typedef struct {
     int32_t noskip;
 } qmpf_scanner;
 
-/* Hash of a key under a parent node; exposed so tables can be built. */
-uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len);
-
 /* Insert (parent, pool[off:off+len]) -> value.  Returns 0, or -1 when the
  * table is full or the key is already present. */
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
