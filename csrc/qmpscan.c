@@ -27,8 +27,9 @@
  *              plain string, an integer or a literal lying wholly in the
  *              buffer goes straight to ST_AFTER; any other goes on in
  *              value_string, value_number, value_literal (ST_STRING,
- *              ST_NUMBER, ST_LITERAL), which end at any later byte, in
- *              ST_AFTER.
+ *              ST_NUMBER, ST_LITERAL), which end at any later byte in
+ *              ST_AFTER (for a number: number done, from scan_number), or
+ *              in an error (bad number).
  *   after      read_after (ST_AFTER): ',' leads to key or value; a closing
  *              bracket to close.
  *   close      close_container: back to after, or, when the message's own
@@ -40,8 +41,9 @@
  * reached: out_of_input), ACT_FAIL (a syntax error: fail_message writes
  * the error record and moves to the next line), ACT_FULL (no room for a
  * record), ACT_BAD (end_message wrote a bad record).  The end of qmpf_scan
- * saves where the scanner stopped.  The common chain key -> value -> after
- * falls through in the driver's switch without a dispatch.
+ * saves where the scanner stopped.  The states of key, value and after are
+ * read by read_members, which goes round key -> value -> after with plain
+ * compares rather than a dispatch per state: most of a message's bytes.
  *
  * Functions that take a scan_run (RUN_FN) are always inlined into
  * qmpf_scan, so the run is held in registers like locals of one function;
@@ -999,22 +1001,27 @@ static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end,
         }
         /* after a value: closing brackets, up to a ',' */
         for (;;) {
-            int in_object;
             if (depth == 1)
                 return p;
             p = skip_ws(p, end);
             if (p == end)
                 return NULL;
             c = *p++;
-            in_object = (objects >> (depth - 2)) & 1;
-            if (c == (in_object ? '}' : ']')) {
-                depth--;
-                continue;
+            if (objects & (1ull << (depth - 2))) {
+                if (c == '}') {
+                    depth--;
+                    continue;
+                }
+                if (c != ',' || !(p = skip_key(p, end)))
+                    return NULL;
+            } else {
+                if (c == ']') {
+                    depth--;
+                    continue;
+                }
+                if (c != ',')
+                    return NULL;
             }
-            if (c != ',')
-                return NULL;
-            if (in_object && !(p = skip_key(p, end)))
-                return NULL;
             break;
         }
     }
@@ -1696,6 +1703,32 @@ RUN_FN int read_after(scan_run *r)
                                    : QMPF_E_EXPECTED_ARR_NEXT);
 }
 
+/* ST_OBJ_FIRST, ST_OBJ_KEY, ST_VALUE, ST_ARR_FIRST, ST_AFTER: the members
+ * of objects and arrays, going round key -> value -> after without a
+ * dispatch per state; returns the first other state or action. */
+RUN_FN int read_members(scan_run *r)
+{
+    int next = r->st;
+    for (;;) {
+        if (next == ST_OBJ_FIRST || next == ST_OBJ_KEY) {
+            next = read_key(r);
+            if (next != ST_VALUE)
+                return next;
+            r->st = next;
+        }
+        if (next == ST_VALUE || next == ST_ARR_FIRST) {
+            next = read_value(r);
+            if (next != ST_AFTER)
+                return next;
+            r->st = next;
+        }
+        next = read_after(r);
+        if (next != ST_OBJ_KEY && next != ST_VALUE && next != ST_AFTER)
+            return next;
+        r->st = next;
+    }
+}
+
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
                int32_t *nodes, uint32_t *partial, uint32_t max_depth,
                uint64_t max_size, int64_t start_offset)
@@ -1764,20 +1797,10 @@ int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
             break;
         case ST_OBJ_FIRST:
         case ST_OBJ_KEY:
-            next = read_key(r);
-            if (next != ST_VALUE)
-                break;
-            run.st = next;
-            /* fall through */
         case ST_VALUE:
         case ST_ARR_FIRST:
-            next = read_value(r);
-            if (next != ST_AFTER)
-                break;
-            run.st = next;
-            /* fall through */
         case ST_AFTER:
-            next = read_after(r);
+            next = read_members(r);
             break;
         case ST_KEY:
             next = key_string(r);
