@@ -3,13 +3,61 @@
  *
  * One explicit state machine; every state can be suspended at any byte, so a
  * message split anywhere costs what it costs in one piece.  Containers are
- * tracked on caller-owned stacks (no recursion).  Strings are scanned eight
- * bytes at a time; only quotes, backslashes, control bytes and non-ASCII bytes
- * leave the fast loop.
+ * tracked on caller-owned stacks (no recursion).  Strings are scanned 16 or
+ * 8 bytes at a time; only quotes, backslashes, control bytes and non-ASCII
+ * bytes leave the fast loop.
+ *
+ * Map of the scanner.  qmpf_scan (the driver, at the end of the file) loops
+ * over the state, which s->state keeps between calls, and calls the reader
+ * of that state.  A reader consumes bytes and returns the next state, or an
+ * action that ends the call.  Phases, and the functions that hold them:
+ *
+ *   top        begin_message (ST_TOP): white space, then a message's '{'.
+ *              The envelope fast lane (take_envelope) reads a whole QEMU
+ *              event header and lands in ST_VALUE (its data; dropped events
+ *              skip it with skip_value) or ST_AFTER; otherwise the general
+ *              path: ST_OBJ_FIRST.
+ *   skipline   skip_line (ST_SKIPLINE): after an error, the rest of the
+ *              line, then ST_TOP.
+ *   key        read_key (ST_OBJ_FIRST, ST_OBJ_KEY): a plain key is matched
+ *              in place and its ':' read (ST_VALUE, or ST_COLON); any other
+ *              key goes to key_string (ST_KEY), then read_colon (ST_COLON).
+ *   value      read_value (ST_VALUE, ST_ARR_FIRST): opens the value's slot;
+ *              '{' and '[' push a container (ST_OBJ_FIRST, ST_ARR_FIRST); a
+ *              plain string, an integer or a literal lying wholly in the
+ *              buffer goes straight to ST_AFTER; any other goes on in
+ *              value_string, value_number, value_literal (ST_STRING,
+ *              ST_NUMBER, ST_LITERAL), which end at any later byte in
+ *              ST_AFTER (for a number: number done, from scan_number), or
+ *              in an error (bad number).
+ *   after      read_after (ST_AFTER): ',' leads to key or value; a closing
+ *              bracket to close.
+ *   close      close_container: back to after, or, when the message's own
+ *              object closes, end_message: classify it, then write its
+ *              record, drop it (the event filter) or rescan it; ST_TOP.
+ *   limits     enter: a message began or ended, so the end of what may be
+ *              read moves (the size limit of a message).
+ * Actions that end a call: ACT_OUT (input used up or the size limit
+ * reached: out_of_input), ACT_FAIL (a syntax error: fail_message writes
+ * the error record and moves to the next line), ACT_FULL (no room for a
+ * record), ACT_BAD (end_message wrote a bad record).  The end of qmpf_scan
+ * saves where the scanner stopped.  The states of key, value and after are
+ * read by read_members, which goes round key -> value -> after with plain
+ * compares rather than a dispatch per state: most of a message's bytes.
+ *
+ * Functions that take a scan_run (RUN_FN) are always inlined into
+ * qmpf_scan, so the run is held in registers like locals of one function;
+ * the others take plain arguments.
  */
 #include "qmpscan.h"
 
 #include <string.h>
+
+#if defined(__GNUC__)
+#define RUN_FN static inline __attribute__((always_inline))
+#else
+#define RUN_FN static inline
+#endif
 
 enum {
     ST_TOP = 0,     /* between messages */
@@ -27,7 +75,64 @@ enum {
     ST_LITERAL
 };
 
+/* What a reader returns instead of a state to end the call. */
+enum {
+    ACT_OUT = -1,  /* out of input, or at the message's size limit */
+    ACT_FAIL = -2, /* a syntax error: run.code at run.errp */
+    ACT_FULL = -3, /* no room for another record */
+    ACT_BAD = -4   /* a bad record was written */
+};
+
 enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
+
+static inline int in_message_state(int st)
+{
+    return st >= ST_OBJ_FIRST;
+}
+
+/* Store where a scan of bytes stopped and return its result. */
+static inline int leave(const uint8_t **pp, const uint8_t *p, int result)
+{
+    *pp = p;
+    return result;
+}
+
+/* ==== byte helpers: white space, digits, string bytes, UTF-8 ============ */
+
+static const uint8_t is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
+                                   ['\r'] = 1};
+
+/* The first byte in [p, end) that is not JSON white space, or end. */
+static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
+{
+    while (p < end && is_ws[*p])
+        p++;
+    return p;
+}
+
+static inline int is_digit(uint8_t c)
+{
+    return (uint8_t)(c - '0') < 10;
+}
+
+/* The first byte in [p, end) that is not an ASCII digit, or end. */
+static inline const uint8_t *skip_digits(const uint8_t *p,
+                                         const uint8_t *end)
+{
+    while (p < end && is_digit(*p))
+        p++;
+    return p;
+}
+
+static inline int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -42,6 +147,26 @@ static inline uint64_t string_specials(uint64_t v)
     uint64_t b = v ^ (ONES * '\\');
     return (((q - ONES) & ~q) | ((b - ONES) & ~b) | (v - ONES * 0x20) | v) &
            HIGHS;
+}
+
+/* How many of the 8 bytes of w (first byte lowest) are ASCII digits before
+ * the first that is not. */
+static inline unsigned leading_digits(uint64_t w)
+{
+    uint64_t x = w ^ (ONES * '0'); /* digits become 0..9 */
+    uint64_t bad = (((x & (ONES * 0x7F)) + ONES * 0x76) | x) & HIGHS;
+    return bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+}
+
+/* The value of the first k (1..8) bytes of w, all ASCII digits. */
+static inline uint64_t digits_value(uint64_t w, unsigned k)
+{
+    w = (w - ONES * '0') << (8 * (8 - k)); /* leading zeros pad it to 8 */
+    w = w * 10 + (w >> 8);                 /* pairs */
+    w = (((w & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((w >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+        32;
+    return w;
 }
 #endif
 
@@ -70,8 +195,6 @@ static const uint8_t special_table[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
-
-#define string_special(c) (special_table[(uint8_t)(c)])
 
 /* The first byte in [p, end) that is not a plain string byte, or end. */
 static inline const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end)
@@ -102,27 +225,40 @@ static inline const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end)
         p += 8;
     }
 #endif
-    while (p < end && !string_special(*p))
+    while (p < end && !special_table[*p])
         p++;
     return p;
 }
 
-static const char *const literals[3] = {"true", "false", "null"};
-static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
-                                          QMPF_T_NULL};
-
-static const uint8_t is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
-                                   ['\r'] = 1};
-
-/* Whether the literal true, false or null (lit 0, 1, 2) starts at p, with
- * its n_lit bytes readable: word compares, not a memcmp call. */
-static inline int literal_at(const uint8_t *p, int lit, size_t n_lit)
+/* UTF-8 lead byte c: how many continuation bytes follow (1 to 3), and the
+ * bounds of the first of them in *lo, *hi (no overlong forms, no
+ * surrogates, nothing above U+10FFFF); 0 when c cannot lead a sequence. */
+static inline int utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi)
 {
-    uint32_t w, want;
-    memcpy(&w, p + n_lit - 4, 4); /* "true", "alse", "null" */
-    memcpy(&want, literals[lit] + n_lit - 4, 4);
-    return w == want && (n_lit == 4 || *p == 'f');
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return 1;
+    if (c < 0xF0) {
+        if (c == 0xE0)
+            *lo = 0xA0;
+        else if (c == 0xED)
+            *hi = 0x9F;
+        return 2;
+    }
+    if (c < 0xF5) {
+        if (c == 0xF0)
+            *lo = 0x90;
+        else if (c == 0xF4)
+            *hi = 0x8F;
+        return 3;
+    }
+    return 0;
 }
+
+/* ==== the key table: hash, insert, lookup ============================== */
 
 /* The first min(len, 8) bytes of a key as a little-endian word. */
 static inline uint64_t prefix_safe(const uint8_t *key, size_t len)
@@ -178,6 +314,13 @@ static inline uint32_t hash_key(uint32_t parent, size_t len, uint64_t prefix,
     return (uint32_t)(x >> 32) ^ (uint32_t)x;
 }
 
+/* Hash of a key under a parent node, reading no byte past the key. */
+static uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len)
+{
+    return hash_key(parent, len, prefix_safe(key, len),
+                    suffix_word(key, len));
+}
+
 static inline void put_word(uint32_t *e, uint64_t w)
 {
     e[0] = (uint32_t)w;
@@ -189,19 +332,12 @@ static inline uint64_t get_word(const uint32_t *e)
     return (uint64_t)e[0] | ((uint64_t)e[1] << 32);
 }
 
-uint32_t qmpf_hash(uint32_t parent, const uint8_t *key, size_t len)
-{
-    return hash_key(parent, len, prefix_safe(key, len),
-                    suffix_word(key, len));
-}
-
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       uint32_t parent, uint32_t off, uint32_t len,
                       int32_t value)
 {
-    uint64_t prefix = prefix_safe(pool + off, len);
-    uint64_t suffix = suffix_word(pool + off, len);
-    uint32_t h = hash_key(parent, len, prefix, suffix) & mask;
+    const uint8_t *key = pool + off;
+    uint32_t h = qmpf_hash(parent, key, len) & mask;
     for (uint32_t tries = 0; tries <= mask; tries++) {
         uint32_t *e = table + (size_t)h * QMPF_ENTRY_WORDS;
         if (e[0] == 0) {
@@ -209,12 +345,12 @@ int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
             e[1] = off;
             e[2] = len;
             e[3] = (uint32_t)value;
-            put_word(e + 4, prefix);
-            put_word(e + 6, suffix);
+            put_word(e + 4, prefix_safe(key, len));
+            put_word(e + 6, suffix_word(key, len));
             return 0;
         }
         if (e[0] == parent + 1 && e[2] == len &&
-            memcmp(pool + e[1], pool + off, len) == 0)
+            memcmp(pool + e[1], key, len) == 0)
             return -1;
         h = (h + 1) & mask;
     }
@@ -244,284 +380,25 @@ static inline int32_t lookup(const qmpf_schema *sc, uint32_t parent,
     }
 }
 
-/*
- * The envelope fast lane.  QEMU writes every event as
- *     {"timestamp": {"seconds": S, "microseconds": U}, "event": "NAME", ...
- * so a message starting with exactly these bytes (integers of up to 18
- * digits, a plain ASCII name) is read by comparing constant strings, with
- * one hash lookup (the name) instead of six.  It leaves the scanner in the
- * very state the general path would reach after the same bytes; anything
- * else (other key order, other spacing, escapes, a cut chunk) goes the
- * general way from the message's first byte.
- */
-static const char env_ts[] = "{\"timestamp\": {\"seconds\": ";
-static const char env_us[] = ", \"microseconds\": ";
-static const char env_ev[] = "}, \"event\": \"";
-static const char env_data[] = ", \"data\": ";
-#define ENV_TS_LEN (sizeof(env_ts) - 1)
-#define ENV_US_LEN (sizeof(env_us) - 1)
-#define ENV_EV_LEN (sizeof(env_ev) - 1)
-#define ENV_DATA_LEN (sizeof(env_data) - 1)
-#define ENV_TS_VALUE 14 /* offset of the timestamp's '{' */
-enum { ENV_TS, ENV_SEC, ENV_US, ENV_EVENT, ENV_DATA };
+/* ==== strings ========================================================== */
 
-/* Whether the n >= 8 bytes at p are those of lit: word compares that the
- * compiler unrolls for a constant n, where memcmp would be a call. */
-static inline int same_bytes(const uint8_t *p, const char *lit, size_t n)
+static inline int is_string_type(uint32_t t)
 {
-    uint64_t a, b, diff = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&a, p + i, 8);
-        memcpy(&b, lit + i, 8);
-        diff |= a ^ b;
-    }
-    if (i < n) { /* the last 8 bytes, overlapping */
-        memcpy(&a, p + n - 8, 8);
-        memcpy(&b, lit + n - 8, 8);
-        diff |= a ^ b;
-    }
-    return diff == 0;
+    return t >= QMPF_T_STR_ASCII && t <= QMPF_T_STR_ESC;
 }
 
-static void init_envelope(qmpf_scanner *s)
+/* Start reading a string's contents; mode is s->str_mode: 0 plain, 1 a key
+ * to match, 2 an event name to match. */
+static inline void begin_string(qmpf_scanner *s, int32_t mode)
 {
-    const qmpf_schema *sc = s->schema;
-    static const char *const keys[5] = {"timestamp", "seconds",
-                                        "microseconds", "event", "data"};
-    static const int parents[5] = {-1, ENV_TS, ENV_TS, -1, -1};
-    static const int32_t roles[4] = {QMPF_ROLE_TIMESTAMP, QMPF_ROLE_SECONDS,
-                                     QMPF_ROLE_MICROS, QMPF_ROLE_EVENT};
-    s->env_ok = sc != NULL && sc->n_nodes > 0 && s->max_depth >= 2;
-    for (int i = 0; i < 5 && s->env_ok; i++) {
-        int32_t parent = parents[i] < 0 ? 0 : s->env_nodes[parents[i]];
-        const uint8_t *key = (const uint8_t *)keys[i];
-        uint32_t len = (uint32_t)strlen(keys[i]);
-        int32_t nd = parent >= 0 ? lookup(sc, (uint32_t)parent, key, len,
-                                          key + len)
-                                 : -1;
-        s->env_nodes[i] = nd;
-        if (i < 4 && (nd < 0 || (uint32_t)nd >= sc->n_nodes ||
-                      sc->nodes[nd].role != roles[i]))
-            s->env_ok = 0;
-    }
+    s->str_mode = mode;
+    s->str_type = QMPF_T_STR_ASCII;
+    s->esc = 0;
+    s->hisur = 0;
+    s->u8need = 0;
+    s->cap_len = 0;
+    s->cap_over = 0;
 }
-
-#ifdef QMPF_SWAR
-/* How many of the 8 bytes of w (first byte lowest) are ASCII digits before
- * the first that is not. */
-static inline unsigned leading_digits(uint64_t w)
-{
-    uint64_t x = w ^ (ONES * '0'); /* digits become 0..9 */
-    uint64_t bad = (((x & (ONES * 0x7F)) + ONES * 0x76) | x) & HIGHS;
-    return bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
-}
-
-/* The value of the first k (1..8) bytes of w, all ASCII digits. */
-static inline uint64_t digits_value(uint64_t w, unsigned k)
-{
-    w = (w - ONES * '0') << (8 * (8 - k)); /* leading zeros pad it to 8 */
-    w = w * 10 + (w >> 8);                 /* pairs */
-    w = (((w & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
-         (((w >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
-        32;
-    return w;
-}
-#endif
-
-/* An integer of up to 18 digits at q, ended by a byte that cannot extend
- * it; the byte after it, or NULL (the number state machine then decides:
- * longer integers, fractions, exponents, errors, the end of the buffer). */
-static inline const uint8_t *read_int(const uint8_t *q, const uint8_t *end,
-                                     int64_t *out)
-{
-    const uint8_t *digits;
-    uint64_t v = 0;
-    int neg = q < end && *q == '-';
-    q += neg;
-    digits = q;
-#ifdef QMPF_SWAR
-    if (end - q >= 8) { /* up to 8 digits at once: all of most numbers */
-        uint64_t w;
-        unsigned k;
-        memcpy(&w, q, 8);
-        k = leading_digits(w);
-        if (k) {
-            v = digits_value(w, k);
-            q += k;
-        }
-        if (k < 8)
-            goto ended;
-    }
-#endif
-    while (q < end && (uint8_t)(*q - '0') < 10 && q - digits <= 18)
-        v = v * 10 + (uint64_t)(*q++ - '0');
-#ifdef QMPF_SWAR
-ended:
-#endif
-    if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1))
-        return NULL;
-    if (q >= end || *q == '.' || (*q | 0x20) == 'e')
-        return NULL;
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return q;
-}
-
-/*
- * The data of an event the filter drops needs validating only.  skip_value
- * reads a value lying wholly in [p, end) in one tight loop, with no state
- * kept between tokens, when it uses only the common forms: plain ASCII
- * strings, numbers, literals, and objects and arrays nested less than 64
- * deep (and within max_depth, the message being at depth 1).  It returns
- * the byte after the value, or NULL when anything else comes up (an escape,
- * UTF-8, an error, the end of the buffer): the general path then reads the
- * same value from p, and reports what it finds there.
- */
-static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end,
-                                 uint32_t max_depth)
-{
-    uint64_t objects = 0; /* bit d: the container at depth d+2 is an object */
-    uint32_t depth = 1;   /* the depth of the message's own object */
-    uint8_t c;
-
-value:
-    while (p < end && is_ws[*p])
-        p++;
-    if (p == end)
-        return NULL;
-    c = *p;
-    if (c == '"') {
-        p = skip_plain(p + 1, end);
-        if (p == end || *p != '"')
-            return NULL;
-        p++;
-    } else if (c == '{' || c == '[') {
-        if (depth >= max_depth || depth >= 64)
-            return NULL;
-        objects = c == '{' ? objects | (1ull << (depth - 1))
-                           : objects & ~(1ull << (depth - 1));
-        depth++;
-        p++;
-        while (p < end && is_ws[*p])
-            p++;
-        if (p == end)
-            return NULL;
-        if (*p == (c == '{' ? '}' : ']')) {
-            p++;
-            depth--;
-            goto after;
-        }
-        if (c == '{')
-            goto key;
-        goto value;
-    } else if (c == '-' || (uint8_t)(c - '0') < 10) {
-        p += c == '-';
-        if (p == end || (uint8_t)(*p - '0') >= 10)
-            return NULL;
-        if (*p == '0')
-            p++;
-        else
-            while (p < end && (uint8_t)(*p - '0') < 10)
-                p++;
-        if (p < end && *p == '.') {
-            p++;
-            if (p == end || (uint8_t)(*p - '0') >= 10)
-                return NULL;
-            while (p < end && (uint8_t)(*p - '0') < 10)
-                p++;
-        }
-        if (p < end && (*p | 0x20) == 'e') {
-            p++;
-            if (p < end && (*p == '+' || *p == '-'))
-                p++;
-            if (p == end || (uint8_t)(*p - '0') >= 10)
-                return NULL;
-            while (p < end && (uint8_t)(*p - '0') < 10)
-                p++;
-        }
-        if (p == end) /* the number may go on in the next chunk */
-            return NULL;
-    } else if (c == 't' || c == 'f' || c == 'n') {
-        int lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
-        size_t n_lit = lit == 1 ? 5 : 4;
-        if ((size_t)(end - p) < n_lit ||
-            !literal_at(p, lit, n_lit))
-            return NULL;
-        p += n_lit;
-    } else {
-        return NULL;
-    }
-
-after:
-    if (depth == 1)
-        return p;
-    while (p < end && is_ws[*p])
-        p++;
-    if (p == end)
-        return NULL;
-    c = *p++;
-    if (objects & (1ull << (depth - 2))) {
-        if (c == '}') {
-            depth--;
-            goto after;
-        }
-        if (c != ',')
-            return NULL;
-    key:
-        while (p < end && is_ws[*p])
-            p++;
-        if (p == end || *p != '"')
-            return NULL;
-        p = skip_plain(p + 1, end);
-        if (p == end || *p != '"')
-            return NULL;
-        p++;
-        while (p < end && is_ws[*p])
-            p++;
-        if (p == end || *p != ':')
-            return NULL;
-        p++;
-        goto value;
-    }
-    if (c == ']') {
-        depth--;
-        goto after;
-    }
-    if (c != ',')
-        return NULL;
-    goto value;
-}
-
-void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
-               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
-               uint64_t max_size, int64_t start_offset)
-{
-    memset(s, 0, sizeof(*s));
-    s->schema = schema;
-    s->kinds = kinds;
-    s->nodes = nodes;
-    s->partial = partial;
-    s->max_depth = max_depth;
-    s->max_size = max_size;
-    s->pos = start_offset;
-    s->msg_start = start_offset;
-    s->state = ST_TOP;
-    s->val_node = -1;
-    s->name_id = -1;
-    init_envelope(s);
-}
-
-int qmpf_in_message(const qmpf_scanner *s)
-{
-    return s->state >= ST_OBJ_FIRST;
-}
-
-int64_t qmpf_keep_from(const qmpf_scanner *s)
-{
-    return qmpf_in_message(s) ? s->msg_start : s->pos;
-}
-
-/* ---- strings ---------------------------------------------------------- */
 
 static inline void capture(qmpf_scanner *s, const uint8_t *from, size_t n)
 {
@@ -561,19 +438,113 @@ static void capture_cp(qmpf_scanner *s, uint32_t cp)
     capture(s, b, n);
 }
 
-static inline int hexval(uint8_t c)
+/* The byte after a backslash (s->esc 1): 0, or -code. */
+static inline int escape_char(qmpf_scanner *s, uint8_t c, int cap)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    uint8_t out;
+    switch (c) {
+    case '"': out = '"'; break;
+    case '\\': out = '\\'; break;
+    case '/': out = '/'; break;
+    case 'b': out = '\b'; break;
+    case 'f': out = '\f'; break;
+    case 'n': out = '\n'; break;
+    case 'r': out = '\r'; break;
+    case 't': out = '\t'; break;
+    case 'u':
+        s->esc = 2;
+        s->ucode = 0;
+        return 0;
+    default:
+        return -QMPF_E_BAD_ESCAPE;
+    }
+    if (cap)
+        capture(s, &out, 1);
+    s->esc = 0;
+    return 0;
 }
 
+/* A hex digit of \uXXXX (s->esc 2 to 5); after the fourth, the code point,
+ * which may be the first half of a surrogate pair: 0, or -code. */
+static inline int escape_hex(qmpf_scanner *s, uint8_t c, int cap)
+{
+    int h = hexval(c);
+    uint32_t cp;
+    if (h < 0)
+        return -QMPF_E_BAD_UNICODE_ESCAPE;
+    s->ucode = (s->ucode << 4) | (uint32_t)h;
+    if (++s->esc <= 5)
+        return 0;
+    cp = s->ucode;
+    if (s->hisur) {
+        if (cp < 0xDC00 || cp > 0xDFFF)
+            return -QMPF_E_LONE_SURROGATE;
+        cp = 0x10000 + ((s->hisur - 0xD800) << 10) + (cp - 0xDC00);
+        s->hisur = 0;
+    } else if (cp >= 0xD800 && cp <= 0xDBFF) {
+        s->hisur = cp;
+        s->esc = 6; /* the low half must follow: '\\' (6), 'u' (7) */
+        return 0;
+    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        return -QMPF_E_LONE_SURROGATE;
+    }
+    if (cap)
+        capture_cp(s, cp);
+    s->esc = 0;
+    return 0;
+}
 
+/* One byte of an escape sequence, as s->esc says: 0 when it was taken, or
+ * -code for an error at this byte. */
+static inline int escape_byte(qmpf_scanner *s, uint8_t c, int cap)
+{
+    if (s->esc == 1)
+        return escape_char(s, c, cap);
+    if (s->esc <= 5)
+        return escape_hex(s, c, cap);
+    if (s->esc == 6) {
+        if (c != '\\')
+            return -QMPF_E_LONE_SURROGATE;
+        s->esc = 7;
+        return 0;
+    }
+    if (c != 'u')
+        return -QMPF_E_LONE_SURROGATE;
+    s->esc = 2;
+    s->ucode = 0;
+    return 0;
+}
 
-
+/* The rest of a pending UTF-8 sequence, then of a pending escape: 1 when
+ * plain bytes may follow, 0 when the input ran out, -code on an error at
+ * *pp. */
+static inline int string_pending(qmpf_scanner *s, const uint8_t **pp,
+                                 const uint8_t *end, int cap)
+{
+    const uint8_t *p = *pp;
+    while (s->u8need) {
+        if (p == end)
+            return leave(pp, p, 0);
+        if (*p < s->u8lo || *p > s->u8hi)
+            return leave(pp, p, -QMPF_E_BAD_UTF8);
+        if (cap)
+            capture(s, p, 1);
+        s->u8lo = 0x80;
+        s->u8hi = 0xBF;
+        s->u8need--;
+        p++;
+    }
+    while (s->esc) {
+        int e;
+        if (p == end)
+            return leave(pp, p, 0);
+        e = escape_byte(s, *p, cap);
+        if (e < 0)
+            return leave(pp, p, e);
+        p++;
+    }
+    return leave(pp, p, 1);
+}
 
 /*
  * Scan string contents from *pp.  Returns 1 when the closing quote was
@@ -585,123 +556,26 @@ static int scan_string(qmpf_scanner *s, const uint8_t **pp,
                        const uint8_t *end)
 {
     const uint8_t *p = *pp;
-    const uint8_t *run;
     const int cap = s->str_mode != 0;
-    uint8_t c;
 
     for (;;) {
-        /* continuation bytes of a UTF-8 sequence */
-        while (s->u8need) {
-            if (p == end) {
-                *pp = p;
-                return 0;
-            }
-            c = *p;
-            if (c < s->u8lo || c > s->u8hi) {
-                *pp = p;
-                return -QMPF_E_BAD_UTF8;
-            }
-            if (cap)
-                capture(s, p, 1);
-            s->u8lo = 0x80;
-            s->u8hi = 0xBF;
-            s->u8need--;
-            p++;
-        }
-        /* an escape sequence, possibly a surrogate pair */
-        while (s->esc) {
-            if (p == end) {
-                *pp = p;
-                return 0;
-            }
-            c = *p;
-            if (s->esc == 1) {
-                uint8_t out;
-                switch (c) {
-                case '"': out = '"'; break;
-                case '\\': out = '\\'; break;
-                case '/': out = '/'; break;
-                case 'b': out = '\b'; break;
-                case 'f': out = '\f'; break;
-                case 'n': out = '\n'; break;
-                case 'r': out = '\r'; break;
-                case 't': out = '\t'; break;
-                case 'u':
-                    s->esc = 2;
-                    s->ucode = 0;
-                    p++;
-                    continue;
-                default:
-                    *pp = p;
-                    return -QMPF_E_BAD_ESCAPE;
-                }
-                if (cap)
-                    capture(s, &out, 1);
-                s->esc = 0;
-                p++;
-            } else if (s->esc <= 5) {
-                int h = hexval(c);
-                uint32_t cp;
-                if (h < 0) {
-                    *pp = p;
-                    return -QMPF_E_BAD_UNICODE_ESCAPE;
-                }
-                s->ucode = (s->ucode << 4) | (uint32_t)h;
-                p++;
-                if (++s->esc <= 5)
-                    continue;
-                cp = s->ucode;
-                if (s->hisur) {
-                    if (cp < 0xDC00 || cp > 0xDFFF) {
-                        *pp = p - 1;
-                        return -QMPF_E_LONE_SURROGATE;
-                    }
-                    cp = 0x10000 + ((s->hisur - 0xD800) << 10) +
-                         (cp - 0xDC00);
-                    s->hisur = 0;
-                } else if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    s->hisur = cp;
-                    s->esc = 6;
-                    continue;
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    *pp = p - 1;
-                    return -QMPF_E_LONE_SURROGATE;
-                }
-                if (cap)
-                    capture_cp(s, cp);
-                s->esc = 0;
-            } else if (s->esc == 6) {
-                if (c != '\\') {
-                    *pp = p;
-                    return -QMPF_E_LONE_SURROGATE;
-                }
-                s->esc = 7;
-                p++;
-            } else {
-                if (c != 'u') {
-                    *pp = p;
-                    return -QMPF_E_LONE_SURROGATE;
-                }
-                s->esc = 2;
-                s->ucode = 0;
-                p++;
-            }
-        }
-        /* plain bytes */
+        const uint8_t *run;
+        uint8_t c;
+        int need, r = string_pending(s, &p, end, cap);
+        if (r != 1)
+            return leave(pp, p, r);
         run = p;
         p = skip_plain(p, end);
         if (p == end) {
             if (cap)
                 capture(s, run, (size_t)(p - run));
-            *pp = p;
-            return 0;
+            return leave(pp, p, 0);
         }
         c = *p;
         if (c == '"') {
             if (cap)
                 capture(s, run, (size_t)(p - run));
-            *pp = p + 1;
-            return 1;
+            return leave(pp, p + 1, 1);
         }
         if (c == '\\') {
             if (cap)
@@ -711,776 +585,1256 @@ static int scan_string(qmpf_scanner *s, const uint8_t **pp,
             p++;
             continue;
         }
-        if (c < 0x20) {
-            *pp = p;
-            return -QMPF_E_CONTROL_IN_STRING;
-        }
-        /* a UTF-8 lead byte; the loop top checks what must follow it */
+        if (c < 0x20)
+            return leave(pp, p, -QMPF_E_CONTROL_IN_STRING);
+        /* a UTF-8 lead byte; string_pending checks what must follow it */
         if (s->str_type == QMPF_T_STR_ASCII)
             s->str_type = QMPF_T_STR_UTF8;
-        s->u8lo = 0x80;
-        s->u8hi = 0xBF;
-        if (c < 0xC2) {
-            *pp = p;
-            return -QMPF_E_BAD_UTF8;
-        } else if (c < 0xE0) {
-            s->u8need = 1;
-        } else if (c < 0xF0) {
-            s->u8need = 2;
-            if (c == 0xE0)
-                s->u8lo = 0xA0; /* no overlong forms */
-            else if (c == 0xED)
-                s->u8hi = 0x9F; /* no surrogates */
-        } else if (c < 0xF5) {
-            s->u8need = 3;
-            if (c == 0xF0)
-                s->u8lo = 0x90;
-            else if (c == 0xF4)
-                s->u8hi = 0x8F; /* nothing above U+10FFFF */
-        } else {
-            *pp = p;
-            return -QMPF_E_BAD_UTF8;
-        }
+        need = utf8_lead(c, &s->u8lo, &s->u8hi);
+        if (!need)
+            return leave(pp, p, -QMPF_E_BAD_UTF8);
+        s->u8need = need;
         p++;
         if (cap)
             capture(s, run, (size_t)(p - run));
     }
 }
 
-/* ---- the scanner ------------------------------------------------------ */
+/* ==== numbers ========================================================== */
 
-#define ABS(q) (base + (int64_t)((q) - buf))
-#define SLOT(nd) (cur + (size_t)sc->nodes[(nd)].slot * QMPF_SLOT_WORDS)
-
-static inline int is_string_type(uint32_t t)
+/* An integer of up to 18 digits at q, ended by a byte that cannot extend
+ * it; the byte after it, or NULL (the number state machine then decides:
+ * longer integers, fractions, exponents, errors, the end of the buffer). */
+static inline const uint8_t *read_int(const uint8_t *q, const uint8_t *end,
+                                      int64_t *out)
 {
-    return t >= QMPF_T_STR_ASCII && t <= QMPF_T_STR_ESC;
+    const uint8_t *digits;
+    uint64_t v = 0;
+    int neg = q < end && *q == '-';
+    int more = 1; /* the digits may go on after those read at once */
+    q += neg;
+    digits = q;
+#ifdef QMPF_SWAR
+    if (end - q >= 8) { /* up to 8 digits at once: all of most numbers */
+        uint64_t w;
+        unsigned k;
+        memcpy(&w, q, 8);
+        k = leading_digits(w);
+        if (k) {
+            v = digits_value(w, k);
+            q += k;
+        }
+        more = k == 8;
+    }
+#endif
+    if (more)
+        while (q < end && is_digit(*q) && q - digits <= 18)
+            v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1))
+        return NULL;
+    if (q >= end || *q == '.' || (*q | 0x20) == 'e')
+        return NULL;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return q;
+}
+
+static inline void begin_number(qmpf_scanner *s)
+{
+    s->num_state = N_START;
+    s->num_digits = 0;
+    s->num_neg = 0;
+    s->num_isint = 1;
+    s->num_val = 0;
+}
+
+/*
+ * Scan a number from *pp, as s->num_state says where it stands.  Returns 1
+ * with *pp at the byte after it, 0 when the input ran out (state saved), or
+ * -QMPF_E_BAD_NUMBER with *pp at the offending byte.  The value of an
+ * integer is kept while it has at most 19 digits.
+ */
+static int scan_number(qmpf_scanner *s, const uint8_t **pp,
+                       const uint8_t *end)
+{
+    const uint8_t *p = *pp;
+    for (;;) {
+        uint8_t c;
+        if (p == end)
+            return leave(pp, p, 0);
+        c = *p;
+        switch (s->num_state) {
+        case N_START:
+            if (c == '-') {
+                s->num_neg = 1;
+                s->num_state = N_MINUS;
+                p++;
+                continue;
+            }
+            /* fall through */
+        case N_MINUS:
+            if (c == '0') {
+                s->num_state = N_ZERO;
+                s->num_digits = 1;
+                p++;
+                continue;
+            }
+            if (c >= '1' && c <= '9') {
+                s->num_state = N_INT;
+                continue;
+            }
+            return leave(pp, p, -QMPF_E_BAD_NUMBER);
+        case N_INT: {
+            uint64_t v = s->num_val;
+            int32_t d = s->num_digits;
+            while (p < end && is_digit(*p)) {
+                if (d < 19)
+                    v = v * 10 + (uint64_t)(*p - '0');
+                d++;
+                p++;
+            }
+            s->num_val = v;
+            s->num_digits = d;
+            if (p == end)
+                return leave(pp, p, 0);
+            c = *p;
+        }
+            /* fall through */
+        case N_ZERO:
+            if (c == '.') {
+                s->num_isint = 0;
+                s->num_state = N_DOT;
+                p++;
+                continue;
+            }
+            if (c == 'e' || c == 'E') {
+                s->num_isint = 0;
+                s->num_state = N_E;
+                p++;
+                continue;
+            }
+            return leave(pp, p, 1);
+        case N_DOT:
+            if (!is_digit(c))
+                return leave(pp, p, -QMPF_E_BAD_NUMBER);
+            s->num_state = N_FRAC;
+            p++;
+            continue;
+        case N_FRAC:
+            p = skip_digits(p, end);
+            if (p == end)
+                return leave(pp, p, 0);
+            if (*p == 'e' || *p == 'E') {
+                s->num_state = N_E;
+                p++;
+                continue;
+            }
+            return leave(pp, p, 1);
+        case N_E:
+            if (c == '+' || c == '-') {
+                s->num_state = N_ESIGN;
+                p++;
+                continue;
+            }
+            /* fall through */
+        case N_ESIGN:
+            if (!is_digit(c))
+                return leave(pp, p, -QMPF_E_BAD_NUMBER);
+            s->num_state = N_EXP;
+            p++;
+            continue;
+        default: /* N_EXP */
+            p = skip_digits(p, end);
+            return leave(pp, p, p != end);
+        }
+    }
+}
+
+/* ==== literals ========================================================= */
+
+static const char *const literals[3] = {"true", "false", "null"};
+static const uint32_t literal_types[3] = {QMPF_T_TRUE, QMPF_T_FALSE,
+                                          QMPF_T_NULL};
+
+/* Which literal starts with c (0 true, 1 false, 2 null), and its length. */
+static inline int literal_of(uint8_t c)
+{
+    return c == 't' ? 0 : c == 'f' ? 1 : 2;
+}
+
+static inline size_t literal_len(int lit)
+{
+    return lit == 1 ? 5 : 4;
+}
+
+/* Whether the literal true, false or null (lit 0, 1, 2) starts at p, with
+ * its n_lit bytes readable: word compares, not a memcmp call. */
+static inline int literal_at(const uint8_t *p, int lit, size_t n_lit)
+{
+    uint32_t w, want;
+    memcpy(&w, p + n_lit - 4, 4); /* "true", "alse", "null" */
+    memcpy(&want, literals[lit] + n_lit - 4, 4);
+    return w == want && (n_lit == 4 || *p == 'f');
+}
+
+/* The rest of literal s->lit from its byte s->lit_idx: 1 when complete, 0
+ * when the input ran out, -QMPF_E_BAD_LITERAL at the first wrong byte. */
+static int scan_literal(qmpf_scanner *s, const uint8_t **pp,
+                        const uint8_t *end)
+{
+    const uint8_t *p = *pp;
+    const char *lit = literals[s->lit];
+    while (lit[s->lit_idx]) {
+        if (p == end)
+            return leave(pp, p, 0);
+        if (*p != (uint8_t)lit[s->lit_idx])
+            return leave(pp, p, -QMPF_E_BAD_LITERAL);
+        p++;
+        s->lit_idx++;
+    }
+    return leave(pp, p, 1);
+}
+
+/* ==== the envelope fast lane =========================================== */
+
+/*
+ * QEMU writes every event as
+ *     {"timestamp": {"seconds": S, "microseconds": U}, "event": "NAME", ...
+ * so a message starting with exactly these bytes (integers of up to 18
+ * digits, a plain ASCII name) is read by comparing constant strings, with
+ * one hash lookup (the name) instead of six.  It leaves the scanner in the
+ * very state the general path would reach after the same bytes; anything
+ * else (other key order, other spacing, escapes, a cut chunk) goes the
+ * general way from the message's first byte.
+ */
+static const char env_ts[] = "{\"timestamp\": {\"seconds\": ";
+static const char env_us[] = ", \"microseconds\": ";
+static const char env_ev[] = "}, \"event\": \"";
+static const char env_data[] = ", \"data\": ";
+#define ENV_TS_LEN (sizeof(env_ts) - 1)
+#define ENV_US_LEN (sizeof(env_us) - 1)
+#define ENV_EV_LEN (sizeof(env_ev) - 1)
+#define ENV_DATA_LEN (sizeof(env_data) - 1)
+#define ENV_TS_VALUE 14 /* offset of the timestamp's '{' */
+enum { ENV_TS, ENV_SEC, ENV_US, ENV_EVENT, ENV_DATA };
+
+/* Whether the n >= 8 bytes at p are those of lit: word compares that the
+ * compiler unrolls for a constant n, where memcmp would be a call. */
+static inline int same_bytes(const uint8_t *p, const char *lit, size_t n)
+{
+    uint64_t a, b, diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lit + i, 8);
+        diff |= a ^ b;
+    }
+    if (i < n) { /* the last 8 bytes, overlapping */
+        memcpy(&a, p + n - 8, 8);
+        memcpy(&b, lit + n - 8, 8);
+        diff |= a ^ b;
+    }
+    return diff == 0;
+}
+
+/* The nodes of the envelope's members; env_ok only when the schema has
+ * them all with the roles the lane assumes. */
+static void init_envelope(qmpf_scanner *s)
+{
+    const qmpf_schema *sc = s->schema;
+    static const char *const keys[5] = {"timestamp", "seconds",
+                                        "microseconds", "event", "data"};
+    static const int parents[5] = {-1, ENV_TS, ENV_TS, -1, -1};
+    static const int32_t roles[4] = {QMPF_ROLE_TIMESTAMP, QMPF_ROLE_SECONDS,
+                                     QMPF_ROLE_MICROS, QMPF_ROLE_EVENT};
+    s->env_ok = sc != NULL && sc->n_nodes > 0 && s->max_depth >= 2;
+    for (int i = 0; i < 5 && s->env_ok; i++) {
+        int32_t parent = parents[i] < 0 ? 0 : s->env_nodes[parents[i]];
+        const uint8_t *key = (const uint8_t *)keys[i];
+        uint32_t len = (uint32_t)strlen(keys[i]);
+        int32_t nd = parent >= 0 ? lookup(sc, (uint32_t)parent, key, len,
+                                          key + len)
+                                 : -1;
+        s->env_nodes[i] = nd;
+        if (i < 4 && (nd < 0 || (uint32_t)nd >= sc->n_nodes ||
+                      sc->nodes[nd].role != roles[i]))
+            s->env_ok = 0;
+    }
+}
+
+/* The pieces of an envelope: [a, b) spans of its two integers and name. */
+typedef struct {
+    const uint8_t *sec_a, *sec_b, *us_a, *us_b, *name_a, *name_b;
+    int64_t sec, us;
+} envelope;
+
+/* Whether the message at p (its '{') starts with an envelope that lies in
+ * [p, end) up to the name's closing quote, within max_size with room for
+ * ", \"data\": "; its pieces in *e. */
+static inline int read_envelope(const uint8_t *p, const uint8_t *end,
+                                uint64_t max_size, envelope *e)
+{
+    if ((size_t)(end - p) <= ENV_TS_LEN + 48 ||
+        !same_bytes(p, env_ts, ENV_TS_LEN))
+        return 0;
+    e->sec_a = p + ENV_TS_LEN;
+    e->sec_b = read_int(e->sec_a, end, &e->sec);
+    if (!e->sec_b || (size_t)(end - e->sec_b) < ENV_US_LEN + 1 ||
+        !same_bytes(e->sec_b, env_us, ENV_US_LEN))
+        return 0;
+    e->us_a = e->sec_b + ENV_US_LEN;
+    e->us_b = read_int(e->us_a, end, &e->us);
+    if (!e->us_b || (size_t)(end - e->us_b) < ENV_EV_LEN + 1 ||
+        !same_bytes(e->us_b, env_ev, ENV_EV_LEN))
+        return 0;
+    e->name_a = e->us_b + ENV_EV_LEN;
+    e->name_b = skip_plain(e->name_a, end);
+    if (e->name_b >= end || *e->name_b != '"' ||
+        e->name_b - e->name_a > QMPF_CAPTURE_MAX)
+        return 0;
+    return (uint64_t)(e->name_b + 1 - p) + ENV_DATA_LEN <= max_size;
+}
+
+/* After white space, a plain ASCII key and its ':' at p: the byte after
+ * the ':', or NULL. */
+static inline const uint8_t *skip_key(const uint8_t *p, const uint8_t *end)
+{
+    p = skip_ws(p, end);
+    if (p == end || *p != '"')
+        return NULL;
+    p = skip_plain(p + 1, end);
+    if (p == end || *p != '"')
+        return NULL;
+    p = skip_ws(p + 1, end);
+    if (p == end || *p != ':')
+        return NULL;
+    return p + 1;
+}
+
+/* A number at p, ended by a byte before end: the byte after it, or NULL. */
+static inline const uint8_t *skip_number(const uint8_t *p,
+                                         const uint8_t *end)
+{
+    p += *p == '-';
+    if (p == end || !is_digit(*p))
+        return NULL;
+    p = *p == '0' ? p + 1 : skip_digits(p, end);
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !is_digit(*p))
+            return NULL;
+        p = skip_digits(p, end);
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p == end || !is_digit(*p))
+            return NULL;
+        p = skip_digits(p, end);
+    }
+    return p == end ? NULL : p; /* the number may go on in the next chunk */
+}
+
+/* A plain ASCII string, a number or a literal at p: the byte after it, or
+ * NULL. */
+static inline const uint8_t *skip_scalar(const uint8_t *p,
+                                         const uint8_t *end)
+{
+    uint8_t c = *p;
+    if (c == '"') {
+        p = skip_plain(p + 1, end);
+        return p == end || *p != '"' ? NULL : p + 1;
+    }
+    if (c == '-' || is_digit(c))
+        return skip_number(p, end);
+    if (c == 't' || c == 'f' || c == 'n') {
+        int lit = literal_of(c);
+        size_t n_lit = literal_len(lit);
+        if ((size_t)(end - p) < n_lit || !literal_at(p, lit, n_lit))
+            return NULL;
+        return p + n_lit;
+    }
+    return NULL;
+}
+
+/*
+ * The data of an event the filter drops needs validating only.  skip_value
+ * reads a value lying wholly in [p, end) in one tight loop, with no state
+ * kept between tokens, when it uses only the common forms: plain ASCII
+ * strings, numbers, literals, and objects and arrays nested less than 64
+ * deep (and within max_depth, the message being at depth 1).  It returns
+ * the byte after the value, or NULL when anything else comes up (an escape,
+ * UTF-8, an error, the end of the buffer): the general path then reads the
+ * same value from p, and reports what it finds there.
+ */
+static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end,
+                                 uint32_t max_depth)
+{
+    uint64_t objects = 0; /* bit d: the container at depth d+2 is an object */
+    uint32_t depth = 1;   /* the depth of the message's own object */
+
+    for (;;) {
+        uint8_t c;
+        /* a value */
+        p = skip_ws(p, end);
+        if (p == end)
+            return NULL;
+        c = *p;
+        if (c == '{' || c == '[') {
+            if (depth >= max_depth || depth >= 64)
+                return NULL;
+            objects = c == '{' ? objects | (1ull << (depth - 1))
+                               : objects & ~(1ull << (depth - 1));
+            depth++;
+            p = skip_ws(p + 1, end);
+            if (p == end)
+                return NULL;
+            if (*p != (c == '{' ? '}' : ']')) {
+                if (c == '{' && !(p = skip_key(p, end)))
+                    return NULL;
+                continue; /* the first member */
+            }
+            p++;
+            depth--;
+        } else if (!(p = skip_scalar(p, end))) {
+            return NULL;
+        }
+        /* after a value: closing brackets, up to a ',' */
+        for (;;) {
+            if (depth == 1)
+                return p;
+            p = skip_ws(p, end);
+            if (p == end)
+                return NULL;
+            c = *p++;
+            if (objects & (1ull << (depth - 2))) {
+                if (c == '}') {
+                    depth--;
+                    continue;
+                }
+                if (c != ',' || !(p = skip_key(p, end)))
+                    return NULL;
+            } else {
+                if (c == ']') {
+                    depth--;
+                    continue;
+                }
+                if (c != ',')
+                    return NULL;
+            }
+            break;
+        }
+    }
+}
+
+/* ==== records, slots and errors ======================================== */
+
+/* One qmpf_scan call: the scanner, where it reads and where it writes. */
+typedef struct {
+    qmpf_scanner *s;
+    const qmpf_schema *sc;
+    const uint8_t *buf;  /* the caller's buffer; buf[0] is at offset base */
+    const uint8_t *bend; /* its end */
+    const uint8_t *end;  /* the end of what may be read: bend, or the size
+                            limit of the message in progress */
+    const uint8_t *p;    /* the next byte */
+    int64_t base;
+    uint32_t *cur;       /* slots of the message in progress: where the
+                            next record's slots go */
+    size_t nw;           /* slot words per message */
+    int64_t *recs;
+    size_t n, max_recs;  /* records written, room */
+    int st;              /* the state (s->state between calls) */
+    int code;            /* ACT_FAIL: the error */
+    const uint8_t *errp; /*           and its byte */
+} scan_run;
+
+RUN_FN int64_t abs_pos(const scan_run *r, const uint8_t *q)
+{
+    return r->base + (int64_t)(q - r->buf);
+}
+
+/* Move to state st; when a message begins or ends there, the end of what
+ * may be read moves with it (limits). */
+RUN_FN int enter(scan_run *r, int st)
+{
+    r->st = st;
+    r->end = r->bend;
+    if (in_message_state(st)) {
+        int64_t lim = r->s->msg_start + (int64_t)r->s->max_size - r->base;
+        if (lim < (int64_t)(r->bend - r->buf))
+            r->end = r->buf + lim;
+    }
+    return st;
+}
+
+/* A syntax error at p. */
+RUN_FN int fail_at(scan_run *r, const uint8_t *p, int code)
+{
+    r->p = p;
+    r->errp = p;
+    r->code = code;
+    return ACT_FAIL;
+}
+
+/* The slot of node nd in the message in progress, or NULL. */
+RUN_FN uint32_t *slot_of(const scan_run *r, int32_t nd)
+{
+    if (nd < 0 || r->sc->nodes[nd].slot < 0)
+        return NULL;
+    return r->cur + (size_t)r->sc->nodes[nd].slot * QMPF_SLOT_WORDS;
+}
+
+/* A value of node nd begins at p, whose first byte is c: its slot's start
+ * (after the quote of a string), and no type until it ends.  A duplicate
+ * key replaces the whole subtree, as json.loads keeps only the last value
+ * (a first value has a clear subtree: only a value read to its end has a
+ * type, and can have set slots below). */
+RUN_FN void open_slot(scan_run *r, int32_t nd, const uint8_t *p, uint8_t c)
+{
+    const qmpf_node *node;
+    uint32_t *sl = slot_of(r, nd);
+    if (nd < 0)
+        return;
+    node = &r->sc->nodes[nd];
+    if (sl) {
+        uint32_t before = sl[2];
+        sl[0] = (uint32_t)(abs_pos(r, p) - r->s->msg_start + (c == '"'));
+        sl[2] = QMPF_T_ABSENT;
+        if (before != QMPF_T_ABSENT && node->slot_end > node->slot + 1)
+            memset(sl + QMPF_SLOT_WORDS, 0,
+                   (size_t)(node->slot_end - node->slot - 1) *
+                       QMPF_SLOT_WORDS * sizeof(uint32_t));
+    }
+    if (node->role == QMPF_ROLE_SECONDS)
+        r->s->bigts &= ~1;
+    else if (node->role == QMPF_ROLE_MICROS)
+        r->s->bigts &= ~2;
+}
+
+/* The value of node nd ended at absolute offset end (for strings: at the
+ * closing quote) and has type type: write its slot, if it has one. */
+RUN_FN void write_slot(scan_run *r, int32_t nd, int64_t end, uint32_t type)
+{
+    uint32_t *sl = slot_of(r, nd);
+    if (sl) {
+        sl[1] = (uint32_t)(end - r->s->msg_start);
+        sl[2] = type;
+    }
+}
+
+/* The whole slot of node nd, if it has one: a value of type type in
+ * [a, b), with the message starting at r->p (the envelope lane). */
+RUN_FN void env_slot(scan_run *r, int32_t nd, const uint8_t *a,
+                     const uint8_t *b, uint32_t type)
+{
+    uint32_t *sl = slot_of(r, nd);
+    if (sl) {
+        sl[0] = (uint32_t)(a - r->p);
+        sl[1] = (uint32_t)(b - r->p);
+        sl[2] = type;
+    }
+}
+
+static inline int64_t bad_tag(int code)
+{
+    return QMPF_KIND_BAD | ((int64_t)code << QMPF_TAG_CODE_SHIFT);
+}
+
+/* Write the next record. */
+RUN_FN void write_record(scan_run *r, int64_t end, int64_t seconds,
+                         int64_t micros, int64_t tag, int64_t errpos)
+{
+    int64_t *rec = r->recs + r->n * QMPF_REC_FIELDS;
+    rec[QMPF_R_START] = r->s->msg_start;
+    rec[QMPF_R_END] = end;
+    rec[QMPF_R_SECONDS] = seconds;
+    rec[QMPF_R_MICROS] = micros;
+    rec[QMPF_R_TAG] = tag;
+    rec[QMPF_R_ERRPOS] = errpos;
+    r->n++;
+}
+
+/* The error record of a syntax error (fail): the message from its start to
+ * the offending byte, which the tag names.  Scanning resumes after the
+ * first line break after where the bad message began. */
+RUN_FN int fail_message(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *from = r->buf + (s->msg_start - r->base);
+    const uint8_t *q = memchr(from, '\n', (size_t)(r->bend - from));
+    int64_t at = abs_pos(r, r->errp);
+    write_record(r, at + 1, 0, 0,
+                 bad_tag(r->code) |
+                     ((int64_t)(*r->errp + 1) << QMPF_TAG_BYTE_SHIFT),
+                 at);
+    s->noskip = 0;
+    if (q) {
+        r->p = q + 1;
+        r->st = ST_TOP;
+    } else {
+        r->p = r->bend;
+        r->st = ST_SKIPLINE;
+    }
+    return QMPF_ERROR;
+}
+
+/* The input is used up (out of input): the call is done, unless the
+ * message in progress reached its size limit, which is an error record;
+ * the rest of its line is then skipped. */
+RUN_FN int out_of_input(scan_run *r)
+{
+    if (r->end != r->bend && in_message_state(r->st)) {
+        int64_t at = abs_pos(r, r->p);
+        write_record(r, at, 0, 0, bad_tag(QMPF_E_TOO_LARGE), at);
+        r->st = ST_SKIPLINE;
+        return QMPF_ERROR;
+    }
+    return QMPF_DONE;
+}
+
+/* Type and start of the slot of a role (0 when the schema has none). */
+static inline uint32_t role_type(const qmpf_schema *sc, const uint32_t *cur,
+                                 int role)
+{
+    return sc->role_slot[role] >= 0
+               ? cur[(size_t)sc->role_slot[role] * QMPF_SLOT_WORDS + 2]
+               : 0u;
+}
+
+static inline uint32_t role_at(const qmpf_schema *sc, const uint32_t *cur,
+                               int role)
+{
+    return sc->role_slot[role] >= 0
+               ? cur[(size_t)sc->role_slot[role] * QMPF_SLOT_WORDS]
+               : 0u;
+}
+
+enum { MSG_KEEP, MSG_DROP, MSG_RESCAN, MSG_BAD };
+
+/*
+ * What a complete message is: MSG_KEEP with its tag (without the BIGNUM
+ * flag), MSG_DROP (an event the filter drops), MSG_RESCAN (an event kept
+ * after its data was skipped: a later duplicate "event" key), or MSG_BAD
+ * with the code and absolute position of what breaks QMP's shape.
+ */
+static int classify(const qmpf_scanner *s, const uint32_t *cur,
+                    int64_t *tag, int *code, int64_t *errpos)
+{
+    const qmpf_schema *sc = s->schema;
+    uint32_t event = role_type(sc, cur, QMPF_ROLE_EVENT), error;
+    if (event) {
+        int32_t nid = s->name_id;
+        int longname = nid == -2;
+        uint32_t ts = role_type(sc, cur, QMPF_ROLE_TIMESTAMP);
+        if (!is_string_type(event)) {
+            *code = QMPF_E_EVENT_NAME;
+            *errpos = s->msg_start + role_at(sc, cur, QMPF_ROLE_EVENT);
+            return MSG_BAD;
+        }
+        if (sc->keep && !longname &&
+            (nid >= 0 ? !sc->keep[nid] : !sc->keep_unknown))
+            return MSG_DROP;
+        if (s->skipped)
+            return MSG_RESCAN;
+        if (ts != QMPF_T_OBJECT ||
+            role_type(sc, cur, QMPF_ROLE_SECONDS) != QMPF_T_INT ||
+            role_type(sc, cur, QMPF_ROLE_MICROS) != QMPF_T_INT) {
+            *code = QMPF_E_TIMESTAMP;
+            *errpos = s->msg_start +
+                      (ts ? role_at(sc, cur, QMPF_ROLE_TIMESTAMP) -
+                                is_string_type(ts)
+                          : 0);
+            return MSG_BAD;
+        }
+        *tag = QMPF_KIND_EVENT | (s->bigts ? QMPF_TAG_BIGTS : 0) |
+               (longname ? QMPF_TAG_LONGNAME : 0) |
+               ((int64_t)(longname ? 0 : nid + 1) << QMPF_TAG_ID_SHIFT);
+    } else if (role_type(sc, cur, QMPF_ROLE_RETURN)) {
+        *tag = QMPF_KIND_RETURN;
+    } else if ((error = role_type(sc, cur, QMPF_ROLE_ERROR)) != 0) {
+        if (error != QMPF_T_OBJECT ||
+            !is_string_type(role_type(sc, cur, QMPF_ROLE_ERROR_CLASS)) ||
+            !is_string_type(role_type(sc, cur, QMPF_ROLE_ERROR_DESC))) {
+            *code = QMPF_E_ERROR_SHAPE;
+            *errpos = s->msg_start + role_at(sc, cur, QMPF_ROLE_ERROR) -
+                      is_string_type(error);
+            return MSG_BAD;
+        }
+        *tag = QMPF_KIND_ERROR;
+    } else if (role_type(sc, cur, QMPF_ROLE_QMP)) {
+        *tag = QMPF_KIND_GREETING;
+    } else if (role_type(sc, cur, QMPF_ROLE_EXECUTE) ||
+               role_type(sc, cur, QMPF_ROLE_EXEC_OOB)) {
+        *tag = QMPF_KIND_COMMAND;
+    } else {
+        *tag = QMPF_KIND_MESSAGE;
+    }
+    return MSG_KEEP;
+}
+
+/* The message's own object closed at r->p: write its record (its slots
+ * are already in place), or drop it, or read it again from its start. */
+RUN_FN int end_message(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    int64_t tag = 0, errpos = 0;
+    int code = 0;
+    switch (classify(s, r->cur, &tag, &code, &errpos)) {
+    case MSG_DROP:
+        s->skipped = s->noskip = 0;
+        return enter(r, ST_TOP);
+    case MSG_RESCAN:
+        /* it starts in this buffer, as the caller keeps bytes from
+         * keep_from; this time every key is matched */
+        s->skipped = 0;
+        s->noskip = 1;
+        r->p = r->buf + (s->msg_start - r->base);
+        return enter(r, ST_TOP);
+    case MSG_BAD:
+        s->noskip = 0;
+        r->st = ST_TOP;
+        write_record(r, abs_pos(r, r->p), 0, 0, bad_tag(code), errpos);
+        return ACT_BAD;
+    default: {
+        int event = (tag & QMPF_TAG_KIND_MASK) == QMPF_KIND_EVENT;
+        s->noskip = 0;
+        write_record(r, abs_pos(r, r->p), event ? s->seconds : 0,
+                     event ? s->micros : 0,
+                     tag | (s->bignum ? QMPF_TAG_BIGNUM : 0), 0);
+        r->cur += r->nw;
+        return enter(r, ST_TOP);
+    }
+    }
+}
+
+/* ==== the driver: one reader per state, and qmpf_scan ================== */
+
+/* The data of an event the filter drops, in the envelope lane: validated
+ * only, with no key lookups (a later duplicate "event" key that makes it
+ * kept forces a rescan), within the message's size limit. */
+RUN_FN int skip_dropped_data(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *mstart = r->buf + (s->msg_start - r->base);
+    const uint8_t *lim = (uint64_t)(r->end - mstart) > s->max_size
+                             ? mstart + s->max_size
+                             : r->end;
+    const uint8_t *after = skip_value(r->p, lim, s->max_depth);
+    s->val_node = -1;
+    s->skipped = 1;
+    if (after) {
+        r->p = after;
+        return ST_AFTER;
+    }
+    return ST_VALUE;
+}
+
+/* The envelope fast lane from the message's '{' at r->p: the state after
+ * the envelope, or -1 when the general path must read the message. */
+RUN_FN int take_envelope(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const qmpf_schema *sc = r->sc;
+    const uint8_t *p = r->p, *q;
+    envelope e;
+    if (!read_envelope(p, r->end, s->max_size, &e))
+        return -1;
+    env_slot(r, s->env_nodes[ENV_TS], p + ENV_TS_VALUE, e.us_b + 1,
+             QMPF_T_OBJECT);
+    env_slot(r, s->env_nodes[ENV_SEC], e.sec_a, e.sec_b, QMPF_T_INT);
+    env_slot(r, s->env_nodes[ENV_US], e.us_a, e.us_b, QMPF_T_INT);
+    env_slot(r, s->env_nodes[ENV_EVENT], e.name_a, e.name_b,
+             QMPF_T_STR_ASCII);
+    s->seconds = e.sec;
+    s->micros = e.us;
+    s->name_id = lookup(sc, QMPF_NAMES_PARENT, e.name_a,
+                        (uint32_t)(e.name_b - e.name_a), r->end);
+    q = e.name_b + 1;
+    if ((size_t)(r->end - q) > ENV_DATA_LEN &&
+        same_bytes(q, env_data, ENV_DATA_LEN)) {
+        r->p = q + ENV_DATA_LEN;
+        s->val_node = s->env_nodes[ENV_DATA];
+        if (sc->keep && !s->noskip &&
+            (s->name_id >= 0 ? !sc->keep[s->name_id] : !sc->keep_unknown))
+            return skip_dropped_data(r);
+        return ST_VALUE;
+    }
+    r->p = q;
+    return ST_AFTER;
+}
+
+/* ST_TOP: white space, then a message, which must start with '{'. */
+RUN_FN int begin_message(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = skip_ws(r->p, r->end);
+    int st;
+    r->p = p;
+    if (p == r->end)
+        return ACT_OUT;
+    if (r->n == r->max_recs)
+        return ACT_FULL;
+    s->msg_start = abs_pos(r, p);
+    if (*p != '{')
+        return fail_at(r, p, QMPF_E_EXPECTED_OBJECT);
+    memset(r->cur, 0, r->nw * sizeof(uint32_t));
+    s->depth = 1;
+    s->kinds[1] = 1;
+    s->nodes[1] = 0;
+    s->name_id = -1;
+    s->bigts = 0;
+    s->bignum = 0;
+    s->seconds = 0;
+    s->micros = 0;
+    s->skipped = 0;
+    st = s->env_ok ? take_envelope(r) : -1;
+    if (st < 0) { /* the general path */
+        r->p = p + 1;
+        st = ST_OBJ_FIRST;
+    }
+    return enter(r, st);
+}
+
+/* ST_SKIPLINE: up to the next line break. */
+RUN_FN int skip_line(scan_run *r)
+{
+    const uint8_t *q = memchr(r->p, '\n', (size_t)(r->bend - r->p));
+    if (!q) {
+        r->p = r->bend;
+        return ACT_OUT;
+    }
+    r->p = q + 1;
+    return ST_TOP;
+}
+
+/* The container at the current depth closes at r->p (close). */
+RUN_FN int close_container(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    r->p++;
+    write_slot(r, s->nodes[s->depth], abs_pos(r, r->p),
+               s->kinds[s->depth] ? QMPF_T_OBJECT : QMPF_T_ARRAY);
+    if (--s->depth > 0)
+        return ST_AFTER;
+    return end_message(r);
+}
+
+/* ST_OBJ_FIRST, ST_OBJ_KEY: a key (or '}' after '{').  A plain ASCII key
+ * wholly in the buffer is matched in place, then the usual ": ". */
+RUN_FN int read_key(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *const end = r->end;
+    const uint8_t *p = skip_ws(r->p, end);
+    r->p = p;
+    if (p == end)
+        return ACT_OUT;
+    if (*p == '"') {
+        const uint8_t *k = p + 1, *q = skip_plain(k, end);
+        int32_t parent = s->nodes[s->depth];
+        if (q < end && *q == '"') {
+            s->val_node = parent >= 0 && q - k <= QMPF_CAPTURE_MAX
+                              ? lookup(r->sc, (uint32_t)parent, k,
+                                       (uint32_t)(q - k), end)
+                              : -1;
+            p = q + 1;
+            if (p < end && *p == ':') {
+                r->p = p + 1 + (p + 1 < end && p[1] == ' ');
+                return ST_VALUE;
+            }
+            p = skip_ws(p, end);
+            r->p = p;
+            if (p < end && *p == ':') {
+                r->p = p + 1;
+                return ST_VALUE;
+            }
+            return ST_COLON;
+        }
+        begin_string(s, parent >= 0);
+        r->p = p + 1;
+        return ST_KEY;
+    }
+    if (*p == '}' && r->st == ST_OBJ_FIRST)
+        return close_container(r);
+    return fail_at(r, p, QMPF_E_EXPECTED_KEY);
+}
+
+/* ST_KEY: the rest of a key that is not plain ASCII or was cut. */
+RUN_FN int key_string(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = r->p;
+    int res = scan_string(s, &p, r->end);
+    r->p = p;
+    if (res == 0)
+        return ACT_OUT;
+    if (res < 0)
+        return fail_at(r, p, -res);
+    s->val_node = s->str_mode && !s->cap_over
+                      ? lookup(r->sc, (uint32_t)s->nodes[s->depth], s->cap,
+                               s->cap_len, s->cap + QMPF_CAPTURE_MAX)
+                      : -1;
+    return ST_COLON;
+}
+
+/* ST_COLON */
+RUN_FN int read_colon(scan_run *r)
+{
+    const uint8_t *p = skip_ws(r->p, r->end);
+    r->p = p;
+    if (p == r->end)
+        return ACT_OUT;
+    if (*p != ':')
+        return fail_at(r, p, QMPF_E_EXPECTED_COLON);
+    r->p = p + 1;
+    return ST_VALUE;
+}
+
+/* '{' or '[' of a value of node nd at r->p. */
+RUN_FN int open_container(scan_run *r, int32_t nd, uint8_t c)
+{
+    qmpf_scanner *s = r->s;
+    if (s->depth >= s->max_depth)
+        return fail_at(r, r->p, QMPF_E_TOO_DEEP);
+    s->depth++;
+    s->kinds[s->depth] = c == '{';
+    s->nodes[s->depth] = nd;
+    r->p++;
+    return c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
+}
+
+/* A string value of node nd at r->p: whole when it is plain ASCII and in
+ * the buffer, else begun. */
+RUN_FN int string_value(scan_run *r, int32_t nd)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = r->p, *q = skip_plain(p + 1, r->end);
+    int is_event = nd >= 0 && r->sc->nodes[nd].role == QMPF_ROLE_EVENT;
+    if (q < r->end && *q == '"') {
+        write_slot(r, nd, abs_pos(r, q), QMPF_T_STR_ASCII);
+        if (is_event)
+            s->name_id = q - p - 1 <= QMPF_CAPTURE_MAX
+                             ? lookup(r->sc, QMPF_NAMES_PARENT, p + 1,
+                                      (uint32_t)(q - p - 1), r->end)
+                             : -2;
+        r->p = q + 1;
+        return ST_AFTER;
+    }
+    begin_string(s, is_event ? 2 : 0);
+    r->p = p + 1;
+    return ST_STRING;
+}
+
+/* A number value of node nd at r->p: whole when it is an integer of up to
+ * 18 digits ended in the buffer, else begun. */
+RUN_FN int number_value(scan_run *r, int32_t nd)
+{
+    qmpf_scanner *s = r->s;
+    int64_t v;
+    const uint8_t *q = read_int(r->p, r->end, &v);
+    if (!q) {
+        begin_number(s);
+        return ST_NUMBER;
+    }
+    if (nd >= 0) {
+        int32_t role = r->sc->nodes[nd].role;
+        write_slot(r, nd, abs_pos(r, q), QMPF_T_INT);
+        if (role == QMPF_ROLE_SECONDS)
+            s->seconds = v;
+        else if (role == QMPF_ROLE_MICROS)
+            s->micros = v;
+    }
+    r->p = q;
+    return ST_AFTER;
+}
+
+/* A literal value of node nd at r->p, starting with c: whole when it is in
+ * the buffer, else begun. */
+RUN_FN int literal_value(scan_run *r, int32_t nd, uint8_t c)
+{
+    int lit = literal_of(c);
+    size_t n_lit = literal_len(lit);
+    if ((size_t)(r->end - r->p) >= n_lit && literal_at(r->p, lit, n_lit)) {
+        r->p += n_lit;
+        write_slot(r, nd, abs_pos(r, r->p), literal_types[lit]);
+        return ST_AFTER;
+    }
+    r->s->lit = lit;
+    r->s->lit_idx = 0;
+    return ST_LITERAL;
+}
+
+/* ST_VALUE, ST_ARR_FIRST: a value (or ']' after '['). */
+RUN_FN int read_value(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = skip_ws(r->p, r->end);
+    int32_t nd;
+    uint8_t c;
+    r->p = p;
+    if (p == r->end)
+        return ACT_OUT;
+    c = *p;
+    if (r->st == ST_ARR_FIRST) {
+        if (c == ']')
+            return close_container(r);
+        s->val_node = -1;
+    }
+    nd = s->val_node;
+    open_slot(r, nd, p, c);
+    switch (c) {
+    case '{':
+    case '[':
+        return open_container(r, nd, c);
+    case '"':
+        return string_value(r, nd);
+    case '-':
+    case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return number_value(r, nd);
+    case 't':
+    case 'f':
+    case 'n':
+        return literal_value(r, nd, c);
+    default:
+        return fail_at(r, p, QMPF_E_EXPECTED_VALUE);
+    }
+}
+
+/* ST_STRING: the rest of a string value. */
+RUN_FN int value_string(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = r->p;
+    int res = scan_string(s, &p, r->end);
+    r->p = p;
+    if (res == 0)
+        return ACT_OUT;
+    if (res < 0)
+        return fail_at(r, p, -res);
+    write_slot(r, s->val_node, abs_pos(r, p) - 1, s->str_type);
+    if (s->str_mode == 2)
+        s->name_id = s->cap_over ? -2
+                                 : lookup(r->sc, QMPF_NAMES_PARENT, s->cap,
+                                          s->cap_len,
+                                          s->cap + QMPF_CAPTURE_MAX);
+    return ST_AFTER;
+}
+
+/* ST_NUMBER: the rest of a number value; at its end, its slot, and the
+ * timestamp member it may be.  Integers of up to 18 digits always fit;
+ * longer ones are flagged and decoded from their bytes. */
+RUN_FN int value_number(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = r->p;
+    int32_t nd = s->val_node;
+    int res = scan_number(s, &p, r->end);
+    r->p = p;
+    if (res == 0)
+        return ACT_OUT;
+    if (res < 0)
+        return fail_at(r, p, -res);
+    if (s->num_isint && s->num_digits > 18)
+        s->bignum = 1;
+    if (nd >= 0) {
+        int32_t role = r->sc->nodes[nd].role;
+        write_slot(r, nd, abs_pos(r, p),
+                   s->num_isint ? QMPF_T_INT : QMPF_T_NUMBER);
+        if (s->num_isint &&
+            (role == QMPF_ROLE_SECONDS || role == QMPF_ROLE_MICROS)) {
+            int bit = role == QMPF_ROLE_SECONDS ? 1 : 2;
+            int64_t v = 0;
+            if (s->num_digits > 18)
+                s->bigts |= bit;
+            else
+                v = s->num_neg ? -(int64_t)s->num_val : (int64_t)s->num_val;
+            if (bit == 1)
+                s->seconds = v;
+            else
+                s->micros = v;
+        }
+    }
+    return ST_AFTER;
+}
+
+/* ST_LITERAL: the rest of a literal value. */
+RUN_FN int value_literal(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *p = r->p;
+    int res = scan_literal(s, &p, r->end);
+    r->p = p;
+    if (res == 0)
+        return ACT_OUT;
+    if (res < 0)
+        return fail_at(r, p, -res);
+    write_slot(r, s->val_node, abs_pos(r, p), literal_types[s->lit]);
+    return ST_AFTER;
+}
+
+/* ST_AFTER: ',' or the closing bracket after a value. */
+RUN_FN int read_after(scan_run *r)
+{
+    qmpf_scanner *s = r->s;
+    const uint8_t *const end = r->end;
+    const uint8_t *p = skip_ws(r->p, end);
+    int in_object;
+    uint8_t c;
+    r->p = p;
+    if (p == end)
+        return ACT_OUT;
+    c = *p;
+    in_object = s->kinds[s->depth];
+    if (c == ',') {
+        p++;
+        if (in_object) {
+            r->p = p + (p < end && *p == ' '); /* the usual ", " */
+            return ST_OBJ_KEY;
+        }
+        s->val_node = -1;
+        r->p = p;
+        return ST_VALUE;
+    }
+    if (c == (in_object ? '}' : ']'))
+        return close_container(r);
+    return fail_at(r, p, in_object ? QMPF_E_EXPECTED_OBJ_NEXT
+                                   : QMPF_E_EXPECTED_ARR_NEXT);
+}
+
+/* ST_OBJ_FIRST, ST_OBJ_KEY, ST_VALUE, ST_ARR_FIRST, ST_AFTER: the members
+ * of objects and arrays, going round key -> value -> after without a
+ * dispatch per state; returns the first other state or action. */
+RUN_FN int read_members(scan_run *r)
+{
+    int next = r->st;
+    for (;;) {
+        if (next == ST_OBJ_FIRST || next == ST_OBJ_KEY) {
+            next = read_key(r);
+            if (next != ST_VALUE)
+                return next;
+            r->st = next;
+        }
+        if (next == ST_VALUE || next == ST_ARR_FIRST) {
+            next = read_value(r);
+            if (next != ST_AFTER)
+                return next;
+            r->st = next;
+        }
+        next = read_after(r);
+        if (next != ST_OBJ_KEY && next != ST_VALUE && next != ST_AFTER)
+            return next;
+        r->st = next;
+    }
+}
+
+void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
+               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
+               uint64_t max_size, int64_t start_offset)
+{
+    memset(s, 0, sizeof(*s));
+    s->schema = schema;
+    s->kinds = kinds;
+    s->nodes = nodes;
+    s->partial = partial;
+    s->max_depth = max_depth;
+    s->max_size = max_size;
+    s->pos = start_offset;
+    s->msg_start = start_offset;
+    s->state = ST_TOP;
+    s->val_node = -1;
+    s->name_id = -1;
+    init_envelope(s);
+}
+
+int qmpf_in_message(const qmpf_scanner *s)
+{
+    return in_message_state(s->state);
+}
+
+int64_t qmpf_keep_from(const qmpf_scanner *s)
+{
+    return qmpf_in_message(s) ? s->msg_start : s->pos;
 }
 
 int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
               int64_t *recs, uint32_t *slots, size_t max_recs, size_t *n_recs)
 {
-    const qmpf_schema *const sc = s->schema;
-    const size_t nw = (size_t)sc->n_slots * QMPF_SLOT_WORDS;
-    const uint8_t *const bend = buf + len;
-    const uint8_t *p = buf + (s->pos - base);
-    const uint8_t *end;
-    const uint8_t *errp = NULL;
-    uint32_t *cur = slots;
-    size_t n = 0;
-    int code = 0, result;
-    uint8_t c;
+    scan_run run;
+    scan_run *const r = &run;
+    int result;
 
     if (max_recs == 0) {
         *n_recs = 0;
         return QMPF_FULL;
     }
-    if (qmpf_in_message(s))
-        memcpy(cur, s->partial, nw * sizeof(uint32_t));
+    run.s = s;
+    run.sc = s->schema;
+    run.buf = buf;
+    run.bend = buf + len;
+    run.p = buf + (s->pos - base);
+    run.base = base;
+    run.cur = slots;
+    run.nw = (size_t)s->schema->n_slots * QMPF_SLOT_WORDS;
+    run.recs = recs;
+    run.n = 0;
+    run.max_recs = max_recs;
+    run.code = 0;
+    run.errp = NULL;
+    enter(r, s->state);
+    if (in_message_state(run.st))
+        memcpy(run.cur, s->partial, run.nw * sizeof(uint32_t));
 
-limits:
-    end = bend;
-    if (qmpf_in_message(s)) {
-        int64_t lim = s->msg_start + (int64_t)s->max_size - base;
-        if (lim < (int64_t)len)
-            end = buf + lim;
-    }
     for (;;) {
-        switch (s->state) {
+        int next;
+        switch (run.st) {
         case ST_TOP:
-            while (p < end && is_ws[*p])
-                p++;
-            if (p == end)
-                goto out_of_input;
-            if (n == max_recs) {
-                result = QMPF_FULL;
-                goto stop;
-            }
-            s->msg_start = ABS(p);
-            if (*p != '{') {
-                code = QMPF_E_EXPECTED_OBJECT;
-                errp = p;
-                goto fail;
-            }
-            memset(cur, 0, nw * sizeof(uint32_t));
-            s->depth = 1;
-            s->kinds[1] = 1;
-            s->nodes[1] = 0;
-            s->name_id = -1;
-            s->bigts = 0;
-            s->bignum = 0;
-            s->seconds = 0;
-            s->micros = 0;
-            s->skipped = 0;
-            if (s->env_ok && (size_t)(end - p) > ENV_TS_LEN + 48 &&
-                same_bytes(p, env_ts, ENV_TS_LEN)) {
-                const uint8_t *sec_a = p + ENV_TS_LEN, *sec_b, *us_a, *us_b;
-                const uint8_t *name_a, *name_b, *q;
-                int64_t sec, us;
-                sec_b = read_int(sec_a, end, &sec);
-                if (!sec_b || (size_t)(end - sec_b) < ENV_US_LEN + 1 ||
-                    !same_bytes(sec_b, env_us, ENV_US_LEN))
-                    goto general;
-                us_a = sec_b + ENV_US_LEN;
-                us_b = read_int(us_a, end, &us);
-                if (!us_b || (size_t)(end - us_b) < ENV_EV_LEN + 1 ||
-                    !same_bytes(us_b, env_ev, ENV_EV_LEN))
-                    goto general;
-                name_a = us_b + ENV_EV_LEN;
-                name_b = skip_plain(name_a, end);
-                if (name_b >= end || *name_b != '"' ||
-                    name_b - name_a > QMPF_CAPTURE_MAX)
-                    goto general;
-                q = name_b + 1;
-                if ((uint64_t)(q - p) + ENV_DATA_LEN > s->max_size)
-                    goto general;
-#define ENV_SLOT(i, a, b, t)                                              \
-    do {                                                                   \
-        int32_t nd_ = s->env_nodes[i];                                     \
-        if (nd_ >= 0 && sc->nodes[nd_].slot >= 0) {                        \
-            uint32_t *sl_ = SLOT(nd_);                                     \
-            sl_[0] = (uint32_t)((a) - p);                                  \
-            sl_[1] = (uint32_t)((b) - p);                                  \
-            sl_[2] = (t);                                                  \
-        }                                                                  \
-    } while (0)
-                ENV_SLOT(ENV_TS, p + ENV_TS_VALUE, us_b + 1, QMPF_T_OBJECT);
-                ENV_SLOT(ENV_SEC, sec_a, sec_b, QMPF_T_INT);
-                ENV_SLOT(ENV_US, us_a, us_b, QMPF_T_INT);
-                ENV_SLOT(ENV_EVENT, name_a, name_b, QMPF_T_STR_ASCII);
-#undef ENV_SLOT
-                s->seconds = sec;
-                s->micros = us;
-                s->name_id = lookup(sc, QMPF_NAMES_PARENT, name_a,
-                                    (uint32_t)(name_b - name_a), end);
-                if ((size_t)(end - q) > ENV_DATA_LEN &&
-                    same_bytes(q, env_data, ENV_DATA_LEN)) {
-                    p = q + ENV_DATA_LEN;
-                    s->val_node = s->env_nodes[ENV_DATA];
-                    s->state = ST_VALUE;
-                    if (sc->keep && !s->noskip &&
-                        (s->name_id >= 0 ? !sc->keep[s->name_id]
-                                         : !sc->keep_unknown)) {
-                        /* an event the filter drops: its data is
-                         * validated only, with no key lookups (a later
-                         * duplicate "event" key that makes it kept forces
-                         * a rescan); within the size limit, as at limits */
-                        const uint8_t *mstart = buf + (s->msg_start - base);
-                        const uint8_t *lim =
-                            (uint64_t)(end - mstart) > s->max_size
-                                ? mstart + s->max_size
-                                : end;
-                        const uint8_t *after =
-                            skip_value(p, lim, s->max_depth);
-                        s->val_node = -1;
-                        s->skipped = 1;
-                        if (after) {
-                            p = after;
-                            s->state = ST_AFTER;
-                        }
-                    }
-                } else {
-                    p = q;
-                    s->state = ST_AFTER;
-                }
-                goto limits;
-            }
-        general:
-            s->state = ST_OBJ_FIRST;
-            p++;
-            goto limits;
-
-        case ST_SKIPLINE: {
-            const uint8_t *q = memchr(p, '\n', (size_t)(bend - p));
-            if (!q) {
-                p = bend;
-                goto out_of_input;
-            }
-            p = q + 1;
-            s->state = ST_TOP;
-            continue;
-        }
-
+            next = begin_message(r);
+            break;
+        case ST_SKIPLINE:
+            next = skip_line(r);
+            break;
         case ST_OBJ_FIRST:
         case ST_OBJ_KEY:
-        key:
-            while (p < end && is_ws[*p])
-                p++;
-            if (p == end)
-                goto out_of_input;
-            c = *p;
-            if (c == '"') {
-                /* fast path: a plain ASCII key wholly in this buffer,
-                 * matched in place, then the usual ": " */
-                const uint8_t *k = p + 1, *q = skip_plain(k, end);
-                if (q < end && *q == '"') {
-                    int32_t parent = s->nodes[s->depth];
-                    s->val_node = parent >= 0 && q - k <= QMPF_CAPTURE_MAX
-                                      ? lookup(sc, (uint32_t)parent, k,
-                                               (uint32_t)(q - k), end)
-                                      : -1;
-                    p = q + 1;
-                    if (p < end && *p == ':') { /* the usual ": " */
-                        p += 1 + (p + 1 < end && p[1] == ' ');
-                        s->state = ST_VALUE;
-                        goto value;
-                    }
-                    while (p < end && is_ws[*p])
-                        p++;
-                    if (p < end && *p == ':') {
-                        p++;
-                        s->state = ST_VALUE;
-                        goto value;
-                    }
-                    s->state = ST_COLON;
-                    continue;
-                }
-                s->str_mode = s->nodes[s->depth] >= 0;
-                s->str_type = QMPF_T_STR_ASCII;
-                s->esc = 0;
-                s->hisur = 0;
-                s->u8need = 0;
-                s->cap_len = 0;
-                s->cap_over = 0;
-                s->state = ST_KEY;
-                p++;
-                continue;
-            }
-            if (c == '}' && s->state == ST_OBJ_FIRST)
-                goto close_container;
-            code = QMPF_E_EXPECTED_KEY;
-            errp = p;
-            goto fail;
-
-        case ST_KEY: {
-            int r = scan_string(s, &p, end);
-            if (r == 0)
-                goto out_of_input;
-            if (r < 0) {
-                code = -r;
-                errp = p;
-                goto fail;
-            }
-            if (s->str_mode && !s->cap_over)
-                s->val_node = lookup(sc, (uint32_t)s->nodes[s->depth],
-                                     s->cap, s->cap_len,
-                                     s->cap + QMPF_CAPTURE_MAX);
-            else
-                s->val_node = -1;
-            s->state = ST_COLON;
-            continue;
-        }
-
-        case ST_COLON:
-            while (p < end && is_ws[*p])
-                p++;
-            if (p == end)
-                goto out_of_input;
-            if (*p != ':') {
-                code = QMPF_E_EXPECTED_COLON;
-                errp = p;
-                goto fail;
-            }
-            p++;
-            s->state = ST_VALUE;
-            continue;
-
+        case ST_VALUE:
         case ST_ARR_FIRST:
-        case ST_VALUE: {
-            int32_t nd;
-        value:
-            while (p < end && is_ws[*p])
-                p++;
-            if (p == end)
-                goto out_of_input;
-            c = *p;
-            if (s->state == ST_ARR_FIRST) {
-                if (c == ']')
-                    goto close_container;
-                s->val_node = -1;
-            }
-            nd = s->val_node;
-            if (nd >= 0) {
-                const qmpf_node *node = &sc->nodes[nd];
-                if (node->slot >= 0) {
-                    uint32_t *sl = SLOT(nd);
-                    uint32_t before = sl[2];
-                    sl[0] = (uint32_t)(ABS(p) - s->msg_start +
-                                       (c == '"'));
-                    sl[2] = QMPF_T_ABSENT;
-                    /* a duplicate key replaces the whole subtree, as
-                     * json.loads keeps only the last value (a first
-                     * value has a clear subtree: only a value read to
-                     * its end has a type, and can have set slots below) */
-                    if (before != QMPF_T_ABSENT &&
-                        node->slot_end > node->slot + 1)
-                        memset(sl + QMPF_SLOT_WORDS, 0,
-                               (size_t)(node->slot_end - node->slot - 1) *
-                                   QMPF_SLOT_WORDS * sizeof(uint32_t));
-                }
-                if (node->role == QMPF_ROLE_SECONDS)
-                    s->bigts &= ~1;
-                else if (node->role == QMPF_ROLE_MICROS)
-                    s->bigts &= ~2;
-            }
-            switch (c) {
-            case '{':
-            case '[':
-                if (s->depth >= s->max_depth) {
-                    code = QMPF_E_TOO_DEEP;
-                    errp = p;
-                    goto fail;
-                }
-                s->depth++;
-                s->kinds[s->depth] = c == '{';
-                s->nodes[s->depth] = nd;
-                s->state = c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
-                p++;
-                continue;
-            case '"': {
-                /* fast path: a plain ASCII string wholly in this buffer */
-                const uint8_t *q = skip_plain(p + 1, end);
-                if (q < end && *q == '"') {
-                    if (nd >= 0) {
-                        const qmpf_node *node = &sc->nodes[nd];
-                        if (node->slot >= 0) {
-                            uint32_t *sl = SLOT(nd);
-                            sl[1] = (uint32_t)(ABS(q) - s->msg_start);
-                            sl[2] = QMPF_T_STR_ASCII;
-                        }
-                        if (node->role == QMPF_ROLE_EVENT)
-                            s->name_id =
-                                q - p - 1 <= QMPF_CAPTURE_MAX
-                                    ? lookup(sc, QMPF_NAMES_PARENT, p + 1,
-                                             (uint32_t)(q - p - 1), end)
-                                    : -2;
-                    }
-                    p = q + 1;
-                    s->state = ST_AFTER;
-                    goto after;
-                }
-            }
-                s->str_mode =
-                    (nd >= 0 && sc->nodes[nd].role == QMPF_ROLE_EVENT) ? 2
-                                                                        : 0;
-                s->str_type = QMPF_T_STR_ASCII;
-                s->esc = 0;
-                s->hisur = 0;
-                s->u8need = 0;
-                s->cap_len = 0;
-                s->cap_over = 0;
-                s->state = ST_STRING;
-                p++;
-                continue;
-            case '-':
-            case '0': case '1': case '2': case '3': case '4':
-            case '5': case '6': case '7': case '8': case '9': {
-                /* fast path: an integer wholly in this buffer */
-                int64_t v;
-                const uint8_t *q = read_int(p, end, &v);
-                if (q) {
-                    if (nd >= 0) {
-                        const qmpf_node *node = &sc->nodes[nd];
-                        if (node->slot >= 0) {
-                            uint32_t *sl = SLOT(nd);
-                            sl[1] = (uint32_t)(ABS(q) - s->msg_start);
-                            sl[2] = QMPF_T_INT;
-                        }
-                        if (node->role == QMPF_ROLE_SECONDS)
-                            s->seconds = v;
-                        else if (node->role == QMPF_ROLE_MICROS)
-                            s->micros = v;
-                    }
-                    p = q;
-                    s->state = ST_AFTER;
-                    goto after;
-                }
-            }
-                s->num_state = N_START;
-                s->num_digits = 0;
-                s->num_neg = 0;
-                s->num_isint = 1;
-                s->num_val = 0;
-                s->state = ST_NUMBER;
-                continue;
-            case 't':
-            case 'f':
-            case 'n': {
-                /* fast path: the whole literal in this buffer */
-                int lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
-                size_t n_lit = lit == 1 ? 5 : 4;
-                if ((size_t)(end - p) >= n_lit &&
-                    literal_at(p, lit, n_lit)) {
-                    p += n_lit;
-                    if (nd >= 0 && sc->nodes[nd].slot >= 0) {
-                        uint32_t *sl = SLOT(nd);
-                        sl[1] = (uint32_t)(ABS(p) - s->msg_start);
-                        sl[2] = literal_types[lit];
-                    }
-                    s->state = ST_AFTER;
-                    goto after;
-                }
-                s->lit = lit;
-                s->lit_idx = 0;
-                s->state = ST_LITERAL;
-                continue;
-            }
-            default:
-                code = QMPF_E_EXPECTED_VALUE;
-                errp = p;
-                goto fail;
-            }
-        }
-
-        case ST_STRING: {
-            int r = scan_string(s, &p, end);
-            int32_t nd = s->val_node;
-            if (r == 0)
-                goto out_of_input;
-            if (r < 0) {
-                code = -r;
-                errp = p;
-                goto fail;
-            }
-            if (nd >= 0 && sc->nodes[nd].slot >= 0) {
-                uint32_t *sl = SLOT(nd);
-                sl[1] = (uint32_t)(ABS(p) - 1 - s->msg_start);
-                sl[2] = s->str_type;
-            }
-            if (s->str_mode == 2)
-                s->name_id = s->cap_over ? -2
-                                         : lookup(sc, QMPF_NAMES_PARENT,
-                                                  s->cap, s->cap_len,
-                                                  s->cap + QMPF_CAPTURE_MAX);
-            s->state = ST_AFTER;
-            continue;
-        }
-
-        case ST_NUMBER:
-            for (;;) {
-                if (p == end)
-                    goto out_of_input;
-                c = *p;
-                switch (s->num_state) {
-                case N_START:
-                    if (c == '-') {
-                        s->num_neg = 1;
-                        s->num_state = N_MINUS;
-                        p++;
-                        continue;
-                    }
-                    /* fall through */
-                case N_MINUS:
-                    if (c == '0') {
-                        s->num_state = N_ZERO;
-                        s->num_digits = 1;
-                        p++;
-                        continue;
-                    }
-                    if (c >= '1' && c <= '9') {
-                        s->num_state = N_INT;
-                        continue;
-                    }
-                    goto bad_number;
-                case N_INT: {
-                    uint64_t v = s->num_val;
-                    int32_t d = s->num_digits;
-                    while (p < end && (uint8_t)(*p - '0') < 10) {
-                        if (d < 19)
-                            v = v * 10 + (uint64_t)(*p - '0');
-                        d++;
-                        p++;
-                    }
-                    s->num_val = v;
-                    s->num_digits = d;
-                    if (p == end)
-                        goto out_of_input;
-                    c = *p;
-                }
-                    /* fall through */
-                case N_ZERO:
-                    if (c == '.') {
-                        s->num_isint = 0;
-                        s->num_state = N_DOT;
-                        p++;
-                        continue;
-                    }
-                    if (c == 'e' || c == 'E') {
-                        s->num_isint = 0;
-                        s->num_state = N_E;
-                        p++;
-                        continue;
-                    }
-                    goto number_done;
-                case N_DOT:
-                    if ((uint8_t)(c - '0') < 10) {
-                        s->num_state = N_FRAC;
-                        p++;
-                        continue;
-                    }
-                    goto bad_number;
-                case N_FRAC:
-                    while (p < end && (uint8_t)(*p - '0') < 10)
-                        p++;
-                    if (p == end)
-                        goto out_of_input;
-                    c = *p;
-                    if (c == 'e' || c == 'E') {
-                        s->num_state = N_E;
-                        p++;
-                        continue;
-                    }
-                    goto number_done;
-                case N_E:
-                    if (c == '+' || c == '-') {
-                        s->num_state = N_ESIGN;
-                        p++;
-                        continue;
-                    }
-                    /* fall through */
-                case N_ESIGN:
-                    if ((uint8_t)(c - '0') < 10) {
-                        s->num_state = N_EXP;
-                        p++;
-                        continue;
-                    }
-                    goto bad_number;
-                case N_EXP:
-                    while (p < end && (uint8_t)(*p - '0') < 10)
-                        p++;
-                    if (p == end)
-                        goto out_of_input;
-                    goto number_done;
-                }
-            }
-        bad_number:
-            code = QMPF_E_BAD_NUMBER;
-            errp = p;
-            goto fail;
-        number_done: {
-            int32_t nd = s->val_node;
-            if (s->num_isint && s->num_digits > 18)
-                s->bignum = 1;
-            if (nd >= 0) {
-                const qmpf_node *node = &sc->nodes[nd];
-                if (node->slot >= 0) {
-                    uint32_t *sl = SLOT(nd);
-                    sl[1] = (uint32_t)(ABS(p) - s->msg_start);
-                    sl[2] = s->num_isint ? QMPF_T_INT : QMPF_T_NUMBER;
-                }
-                if (s->num_isint && (node->role == QMPF_ROLE_SECONDS ||
-                                     node->role == QMPF_ROLE_MICROS)) {
-                    int bit = node->role == QMPF_ROLE_SECONDS ? 1 : 2;
-                    /* up to 18 digits always fit; longer ones are
-                     * flagged and decoded from their bytes */
-                    int64_t v = 0;
-                    if (s->num_digits > 18)
-                        s->bigts |= bit;
-                    else
-                        v = s->num_neg ? -(int64_t)s->num_val
-                                       : (int64_t)s->num_val;
-                    if (bit == 1)
-                        s->seconds = v;
-                    else
-                        s->micros = v;
-                }
-            }
-            s->state = ST_AFTER;
-            goto after;
-        }
-
-        case ST_LITERAL: {
-            const char *lit = literals[s->lit];
-            while (lit[s->lit_idx]) {
-                if (p == end)
-                    goto out_of_input;
-                if (*p != (uint8_t)lit[s->lit_idx]) {
-                    code = QMPF_E_BAD_LITERAL;
-                    errp = p;
-                    goto fail;
-                }
-                p++;
-                s->lit_idx++;
-            }
-            if (s->val_node >= 0 && sc->nodes[s->val_node].slot >= 0) {
-                uint32_t *sl = SLOT(s->val_node);
-                sl[1] = (uint32_t)(ABS(p) - s->msg_start);
-                sl[2] = literal_types[s->lit];
-            }
-            s->state = ST_AFTER;
-            continue;
-        }
-
         case ST_AFTER:
-        after:
-            while (p < end && is_ws[*p])
-                p++;
-            if (p == end)
-                goto out_of_input;
-            c = *p;
-            if (c == ',') {
-                p++;
-                if (s->kinds[s->depth]) {
-                    p += p < end && *p == ' '; /* the usual ", " */
-                    s->state = ST_OBJ_KEY;
-                    goto key;
-                }
-                s->val_node = -1;
-                s->state = ST_VALUE;
-                goto value;
-            }
-            if ((c == '}' && s->kinds[s->depth]) ||
-                (c == ']' && !s->kinds[s->depth]))
-                goto close_container;
-            code = s->kinds[s->depth] ? QMPF_E_EXPECTED_OBJ_NEXT
-                                      : QMPF_E_EXPECTED_ARR_NEXT;
-            errp = p;
-            goto fail;
+            next = read_members(r);
+            break;
+        case ST_KEY:
+            next = key_string(r);
+            break;
+        case ST_COLON:
+            next = read_colon(r);
+            break;
+        case ST_STRING:
+            next = value_string(r);
+            break;
+        case ST_NUMBER:
+            next = value_number(r);
+            break;
+        default: /* ST_LITERAL */
+            next = value_literal(r);
+            break;
         }
-
-    close_container: {
-        int32_t nd = s->nodes[s->depth];
-        p++;
-        if (nd >= 0 && sc->nodes[nd].slot >= 0) {
-            uint32_t *sl = SLOT(nd);
-            sl[1] = (uint32_t)(ABS(p) - s->msg_start);
-            sl[2] = s->kinds[s->depth] ? QMPF_T_OBJECT : QMPF_T_ARRAY;
+        if (next >= 0) {
+            run.st = next;
+            continue;
         }
-        if (--s->depth > 0) {
-            s->state = ST_AFTER;
-            goto after;
-        }
-    }
-        /* a whole message: classify, check its QMP shape, emit */
-        {
-            const int32_t *rs = sc->role_slot;
-            int64_t *r = recs + n * QMPF_REC_FIELDS;
-            int64_t tag;
-#define TY(role) (rs[role] >= 0 ? cur[(size_t)rs[role] * 3 + 2] : 0u)
-#define AT(role) (rs[role] >= 0 ? cur[(size_t)rs[role] * 3] : 0u)
-            s->state = ST_TOP;
-            r[QMPF_R_START] = s->msg_start;
-            r[QMPF_R_END] = ABS(p);
-            r[QMPF_R_SECONDS] = 0;
-            r[QMPF_R_MICROS] = 0;
-            r[QMPF_R_ERRPOS] = 0;
-            code = 0;
-            if (TY(QMPF_ROLE_EVENT)) {
-                int32_t nid = s->name_id;
-                int longname = nid == -2;
-                if (!is_string_type(TY(QMPF_ROLE_EVENT))) {
-                    code = QMPF_E_EVENT_NAME;
-                    r[QMPF_R_ERRPOS] = s->msg_start + AT(QMPF_ROLE_EVENT);
-                } else if (sc->keep && !longname &&
-                           (nid >= 0 ? !sc->keep[nid] : !sc->keep_unknown)) {
-                    s->skipped = s->noskip = 0;
-                    goto limits; /* filtered out: no record */
-                } else if (s->skipped) {
-                    /* kept after all (a duplicate "event" key): read the
-                     * message again, matching every key; it starts in
-                     * this buffer, as the caller keeps bytes from
-                     * keep_from */
-                    s->skipped = 0;
-                    s->noskip = 1;
-                    p = buf + (s->msg_start - base);
-                    goto limits;
-                } else if (TY(QMPF_ROLE_TIMESTAMP) != QMPF_T_OBJECT ||
-                           TY(QMPF_ROLE_SECONDS) != QMPF_T_INT ||
-                           TY(QMPF_ROLE_MICROS) != QMPF_T_INT) {
-                    code = QMPF_E_TIMESTAMP;
-                    r[QMPF_R_ERRPOS] =
-                        s->msg_start + (TY(QMPF_ROLE_TIMESTAMP)
-                                            ? AT(QMPF_ROLE_TIMESTAMP) -
-                                                  is_string_type(TY(
-                                                      QMPF_ROLE_TIMESTAMP))
-                                            : 0);
-                } else {
-                    tag = QMPF_KIND_EVENT | (s->bigts ? QMPF_TAG_BIGTS : 0) |
-                          (longname ? QMPF_TAG_LONGNAME : 0) |
-                          ((int64_t)(longname ? 0 : nid + 1) << QMPF_TAG_ID_SHIFT);
-                    r[QMPF_R_SECONDS] = s->seconds;
-                    r[QMPF_R_MICROS] = s->micros;
-                }
-            } else if (TY(QMPF_ROLE_RETURN)) {
-                tag = QMPF_KIND_RETURN;
-            } else if (TY(QMPF_ROLE_ERROR)) {
-                if (TY(QMPF_ROLE_ERROR) != QMPF_T_OBJECT ||
-                    !is_string_type(TY(QMPF_ROLE_ERROR_CLASS)) ||
-                    !is_string_type(TY(QMPF_ROLE_ERROR_DESC))) {
-                    code = QMPF_E_ERROR_SHAPE;
-                    r[QMPF_R_ERRPOS] =
-                        s->msg_start + AT(QMPF_ROLE_ERROR) -
-                        is_string_type(TY(QMPF_ROLE_ERROR));
-                }
-                tag = QMPF_KIND_ERROR;
-            } else if (TY(QMPF_ROLE_QMP)) {
-                tag = QMPF_KIND_GREETING;
-            } else if (TY(QMPF_ROLE_EXECUTE) || TY(QMPF_ROLE_EXEC_OOB)) {
-                tag = QMPF_KIND_COMMAND;
-            } else {
-                tag = QMPF_KIND_MESSAGE;
-            }
-#undef TY
-#undef AT
-            s->noskip = 0;
-            if (code) {
-                r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << QMPF_TAG_CODE_SHIFT);
-                n++;
-                result = QMPF_ERROR;
-                goto stop;
-            }
-            r[QMPF_R_TAG] = tag | (s->bignum ? QMPF_TAG_BIGNUM : 0);
-            n++;
-            cur += nw;
-            goto limits;
-        }
+        if (next == ACT_OUT)
+            result = out_of_input(r);
+        else if (next == ACT_FAIL)
+            result = fail_message(r);
+        else
+            result = next == ACT_FULL ? QMPF_FULL : QMPF_ERROR;
+        break;
     }
 
-out_of_input:
-    if (end != bend && qmpf_in_message(s)) {
-        int64_t *r = recs + n * QMPF_REC_FIELDS;
-        r[QMPF_R_START] = s->msg_start;
-        r[QMPF_R_END] = ABS(p);
-        r[QMPF_R_SECONDS] = 0;
-        r[QMPF_R_MICROS] = 0;
-        r[QMPF_R_TAG] =
-            QMPF_KIND_BAD | (QMPF_E_TOO_LARGE << QMPF_TAG_CODE_SHIFT);
-        r[QMPF_R_ERRPOS] = ABS(p);
-        n++;
-        s->state = ST_SKIPLINE;
-        result = QMPF_ERROR;
-        goto stop;
-    }
-    result = QMPF_DONE;
-stop:
-    s->pos = ABS(p);
-    if (qmpf_in_message(s))
-        memcpy(s->partial, cur, nw * sizeof(uint32_t));
-    *n_recs = n;
+    s->state = run.st;
+    s->pos = abs_pos(r, run.p);
+    if (in_message_state(run.st))
+        memcpy(s->partial, run.cur, run.nw * sizeof(uint32_t));
+    *n_recs = run.n;
     return result;
-
-fail: {
-    int64_t *r = recs + n * QMPF_REC_FIELDS;
-    const uint8_t *from = buf + (s->msg_start - base);
-    const uint8_t *q = memchr(from, '\n', (size_t)(bend - from));
-    r[QMPF_R_START] = s->msg_start;
-    r[QMPF_R_END] = ABS(errp) + 1;
-    r[QMPF_R_SECONDS] = 0;
-    r[QMPF_R_MICROS] = 0;
-    r[QMPF_R_TAG] = QMPF_KIND_BAD | ((int64_t)code << QMPF_TAG_CODE_SHIFT) |
-                    ((int64_t)(*errp + 1) << QMPF_TAG_BYTE_SHIFT);
-    r[QMPF_R_ERRPOS] = ABS(errp);
-    n++;
-    s->noskip = 0;
-    /* resume after the first line break after where the bad message began */
-    if (q) {
-        p = q + 1;
-        s->state = ST_TOP;
-    } else {
-        p = bend;
-        s->state = ST_SKIPLINE;
-    }
-    result = QMPF_ERROR;
-    goto stop;
-}
 }
