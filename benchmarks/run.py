@@ -4,6 +4,7 @@
     python -m benchmarks.run --quick               # 2 MB, 3 repeats
     python -m benchmarks.run --jobs route filter --peers orjson msgspec qmpfast
     python -m benchmarks.run --busy-heap --json results.json
+    python -m benchmarks.run --values unique       # no member value repeats
 
 Jobs (see ``benchmarks.peers``): ``full`` (name, timestamp and data dict of
 every event), ``route`` (name and timestamp only), ``typed`` (the documented
@@ -86,12 +87,13 @@ def _worker(args: list, variant: str, timeout: float = 900) -> dict:
     return json.loads(proc.stdout)
 
 
-def make_streams(jobs, size_mb, seed, order, sep, directory) -> dict:
+def make_streams(jobs, size_mb, seed, order, sep, directory,
+                 values="repeat") -> dict:
     """Write one stream file per mix the jobs need; {mix: (path, bytes)}."""
     out = {}
     for mix in sorted({STREAM_MIX[j] for j in jobs}):
         data = make_stream(size=int(size_mb * 2**20), seed=seed, order=order,
-                           mix=MIXES[mix], sep=sep)
+                           mix=MIXES[mix], sep=sep, values=values)
         path = Path(directory) / f"qmp-{mix}.jsonl"
         path.write_bytes(data)
         out[mix] = (str(path), data)
@@ -163,6 +165,12 @@ def parse_args(argv=None):
                     help="key order of each message")
     ap.add_argument("--sep", choices=("crlf", "lf"), default="crlf",
                     help="message separator (QEMU writes CRLF)")
+    ap.add_argument("--values", choices=("repeat", "unique"),
+                    default="repeat",
+                    help="member values drawn from small sets as in real "
+                         "streams (repeat), or every device, host and port "
+                         "unique (unique: nothing a parser caches is found "
+                         "again)")
     ap.add_argument("--busy-heap", type=int, nargs="?", const=1_000_000,
                     default=0, metavar="N",
                     help="allocate N long-lived dicts before timing "
@@ -195,7 +203,7 @@ def main(argv=None) -> int:
     info = machine_info()
     config = {k: getattr(args, k) for k in
               ("jobs", "variants", "size_mb", "chunk", "repeat", "seed",
-               "order", "sep", "busy_heap")}
+               "order", "sep", "values", "busy_heap")}
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -214,14 +222,14 @@ def main(argv=None) -> int:
         state = p["version"] if p["available"] else f"unavailable: {p['note']}"
         print(f"{v:<16}: {state}")
     print(f"stream  : {args.size_mb:g} MiB, seed {args.seed}, order {args.order}, "
-          f"sep {args.sep}, chunks of {args.chunk} B; median of {args.repeat} "
+          f"sep {args.sep}, values {args.values}, chunks of {args.chunk} B; median of {args.repeat} "
           f"after 1 warm-up; GC on"
           + (f"; busy heap of {args.busy_heap} dicts" if args.busy_heap else ""))
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="qmpfast-bench-") as tmp:
         streams = make_streams(args.jobs, args.size_mb, args.seed, args.order,
-                               sep, tmp)
+                               sep, tmp, args.values)
         for job in args.jobs:
             path, data = streams[STREAM_MIX[job]]
             expected = _common.reference(job, data)

@@ -139,6 +139,33 @@ _DATA = {
     "VNC_DISCONNECTED": lambda rng: _vnc(rng, "VNC_DISCONNECTED"),
 }
 
+def _unique(data: dict, n: int) -> dict:
+    """``data`` with every device, node, path, host and port made unique
+    to message ``n``: the stream where no member value repeats, so that
+    nothing a parser caches is ever found again."""
+    if "device" in data:
+        if data["device"]:
+            data["device"] = f"drive-virtio-disk{n}"
+        if "node-name" in data:
+            data["node-name"] = f"#block{n}"
+        data["qom-path"] = f"/machine/peripheral/virtio-disk{n}/virtio-backend"
+    for side, k in (("server", 2 * n), ("client", 2 * n + 1)):
+        address = data.get(side)
+        if address is None:
+            continue
+        family = address["family"]
+        if family == "unix":
+            if address["service"]:
+                address["service"] = f"/run/qemu/vm{n}-vnc.sock"
+            continue
+        if family == "ipv4":
+            address["host"] = f"10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}"
+        else:
+            address["host"] = f"fe80::{k >> 16:x}:{k & 65535:x}"
+        address["service"] = str(1024 + k)
+    return data
+
+
 # json.dumps writes "\u00e4"; QEMU writes "\u00E4".  Escaped backslashes are
 # matched first so that a literal backslash followed by "u" is left alone.
 _ESCAPE = re.compile(r"\\\\|\\u[0-9a-f]{4}")
@@ -167,18 +194,24 @@ def _message(name: str, seconds: int, micro: int, data, order: str) -> str:
 
 def make_stream(n_events: int | None = None, seed: int = 0,
                 order: str = "qemu", mix: dict | str | None = None,
-                size: int | None = None, sep: str = "\r\n") -> bytes:
+                size: int | None = None, sep: str = "\r\n",
+                values: str = "repeat") -> bytes:
     """Return a QMP event stream as bytes.
 
     n_events: number of messages; size: stop once the stream has at least
     this many bytes (give one or the other; default 10 000 events).
     order: "qemu" (timestamp, event, data) or "doc" (event, data, timestamp).
     mix: a name from ``MIXES`` or a dict {event name: weight}; default
-    ``MIXES["default"]``.  sep: "\\r\\n" (QEMU) or "\\n".
+    ``MIXES["default"]``.  sep: "\\r\\n" (QEMU) or "\\n".  values:
+    "repeat" (devices, hosts and ports drawn from small sets, as in real
+    streams) or "unique" (the same stream with every device, node, path,
+    host and port unique to its message).
     The same arguments always give the same bytes.
     """
     if order not in ("qemu", "doc"):
         raise ValueError(f"order must be 'qemu' or 'doc', not {order!r}")
+    if values not in ("repeat", "unique"):
+        raise ValueError(f"values must be 'repeat' or 'unique', not {values!r}")
     if sep not in ("\r\n", "\n"):
         raise ValueError("sep must be '\\r\\n' or '\\n'")
     if isinstance(mix, str):
@@ -203,6 +236,8 @@ def make_stream(n_events: int | None = None, seed: int = 0,
         name = rng.choices(names, weights)[0]
         make_data = _DATA[name]
         data = make_data(rng) if make_data else None
+        if data is not None and values == "unique":
+            data = _unique(data, count)
         line = _message(name, seconds, micro, data, order)
         parts.append(line)
         total += len(line) + len(sep)

@@ -16,12 +16,7 @@ from operator import is_ as _is
 from typing import (Any, Callable, Iterable, Iterator, Literal, Optional,
                     Protocol, Union)
 
-try:
-    from operator import call as _call
-except ImportError:  # Python < 3.11
-    def _call(factory: Callable[..., Any], *args: Any) -> Any:  # type: ignore[misc]
-        return factory(*args)
-
+_new = tuple.__new__
 
 from .scan import _header as K
 from .scan.records import (ERROR_TEXT, PROTOCOL_CODES, R_END, R_MICROS,
@@ -33,7 +28,7 @@ from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError, IntegerTooLongError,
                      MessageTooLargeError, ProtocolError, ValidationError)
 from .model import messages as _messages
-from .model.messages import KIND_CLASSES, Event, Message
+from .model.messages import F_INDEX, KIND_CLASSES, Event, Message
 from .scan.paths import S_EVENT, S_MICROS, S_SECONDS, Schema
 from .scan.records import Records
 
@@ -60,48 +55,70 @@ def _schema(events: Optional[Iterable[str]]) -> Schema:
     if schema is None:
         schema = _schemas[key] = Schema(
             paths=EXTRACTED_PATHS, names=_CATALOGUE_NAMES, keep=key)
-        schema.factories = _Factories(schema)
+        schema.factories = _Classes(schema)
     return schema
 
 
-class _Factories(dict[int, Factory]):
-    """tag -> what builds the message of a record with that tag.
+class _Pending(tuple):  # type: ignore[type-arg]
+    """Stands for the message of a rare tag while a batch is built; the
+    decoder replaces it by what the tag's factory makes (see _Classes)."""
 
-    Every factory takes (seconds, microseconds, batch, index), so a whole
-    batch is built by one ``map`` with no Python frame but the class's own
-    ``__init__``.  Known tags map straight to a class; the rare ones (event
-    names without an id, timestamps beyond 64 bits) to a function that
-    decodes more.
+
+class _Classes(dict[int, type]):
+    """tag -> the class of the message of a record with that tag.
+
+    A whole batch is built by one ``map`` of ``tuple.__new__`` over these
+    classes and the zipped record fields: no Python code runs per message.
+    Tags of records that need more decoding (event names the catalogue
+    does not know or the scanner gave no id, timestamps beyond 64 bits,
+    names too long to match) are never stored: looking one up marks the
+    batch (``rare``) and gives ``_Pending``, whose objects the decoder then
+    replaces by what ``factory(tag)`` builds.
     """
 
     def __init__(self, schema: Schema) -> None:
         super().__init__()
         self.schema = schema
+        # whether a rare tag was looked up since the flag was last cleared
+        self.rare = False
         # (index, error) of events whose timestamp could not be converted,
         # filled while a batch is built; the decoder reports and clears it
         self.refused: list[tuple[Records, int, IntegerTooLongError]] = []
 
-    def __missing__(self, tag: int) -> Factory:
+    def __missing__(self, tag: int) -> type:
         kind = tag_kind(tag)
-        factory: Factory
+        cls: Optional[type]
         if kind == K.KIND_EVENT:
             name_id = tag_name_id(tag)
-            if tag & TAG_LONGNAME and self.schema.keep_names is not None:
-                factory = partial(_slow_event, keep=self.schema.keep_names,
-                                  refused=self.refused)
-            elif name_id < 0 or tag & (TAG_BIGTS | TAG_LONGNAME):
-                factory = partial(_slow_event, refused=self.refused)
-            else:
-                factory = _event_factory(self.schema.names[name_id])
+            cls = None
+            if name_id >= 0 and not tag & (TAG_BIGTS | TAG_LONGNAME):
+                cls = EVENT_CLASSES.get(self.schema.names[name_id])
+            if cls is None:
+                self.rare = True
+                return _Pending
         else:
-            factory = KIND_CLASSES[kind]
-        self[tag] = factory
-        return factory
+            cls = KIND_CLASSES[kind]
+        self[tag] = cls
+        return cls
+
+    def factory(self, tag: int) -> Factory:
+        """What builds the message of a record with a rare tag."""
+        name_id = tag_name_id(tag)
+        if name_id >= 0 and not tag & (TAG_BIGTS | TAG_LONGNAME):
+            return partial(_event, self.schema.names[name_id])
+        if tag & TAG_LONGNAME and self.schema.keep_names is not None:
+            return partial(_slow_event, keep=self.schema.keep_names,
+                           refused=self.refused)
+        return partial(_slow_event, refused=self.refused)
 
 
-def _event_factory(name: str) -> Factory:
+def _event(name: str, seconds: int, microseconds: int, batch: Records,
+           index: int) -> Message:
+    """The message of an event: typed when the catalogue knows the name."""
     cls = EVENT_CLASSES.get(name)
-    return cls if cls is not None else partial(Event, name=name)
+    if cls is not None:
+        return _new(cls, (seconds, microseconds, batch, index))
+    return _new(Event, (seconds, microseconds, batch, index, name))
 
 
 def _slow_event(seconds: int, microseconds: int, batch: Records, index: int,
@@ -124,7 +141,7 @@ def _slow_event(seconds: int, microseconds: int, batch: Records, index: int,
             raise
         refused.append((batch, index, exc))
         return None
-    return _event_factory(name)(seconds, microseconds, batch, index)
+    return _event(name, seconds, microseconds, batch, index)
 
 
 # A batch whose buffer holds more than this many bytes per message it
@@ -366,11 +383,18 @@ class Decoder:
         """``out`` with the message objects of ``n`` records of ``batch``,
         built by one ``map``: no Python frame per message but the class's
         own ``__init__``."""
-        out += map(_call,
-                   map(self._factories.__getitem__, column(recs, R_TAG)),
-                   column(recs, R_SECONDS),
-                   column(recs, R_MICROS),
-                   repeat(batch, n), range(n))
+        classes = self._factories
+        first = len(out)
+        out += map(_new, map(classes.__getitem__, column(recs, R_TAG)),
+                   zip(column(recs, R_SECONDS), column(recs, R_MICROS),
+                       repeat(batch, n), range(n)))
+        if classes.rare:  # records that need more decoding
+            classes.rare = False
+            for j in range(first, len(out)):
+                pending: Any = out[j]
+                if type(pending) is _Pending:
+                    out[j] = classes.factory(batch.tag(pending[F_INDEX]))(
+                        *pending)
         return out
 
     def _refuse(self, out: list[Message],

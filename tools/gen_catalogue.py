@@ -145,12 +145,8 @@ def render_stub():
         attrs = {attr_name(key) for key in members}
         lines.append(f"class {cls.__name__}(Event):")
         lines.append("    members: ClassVar[_MemberTable]")
-        # no name: the class has it
-        if issubclass(cls, catalogue._ExtractedEvent):
-            lines.append("    def __init__(self, seconds: builtins.int, "
-                         "microseconds: builtins.int,")
-            lines.append("                 batch: Records, "
-                         "index: builtins.int) -> None: ...")
+        # no name: the class has it; no constructor: the decoder builds
+        # events as tuples
         for key, info in members.items():
             typ = _qualified(py_type(info["type"], event), attrs)
             if may_be_none(event, key, info):

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
 
-from .messages import Event, safe_repr
+from .messages import F_BATCH, F_INDEX, Event, Lazy, safe_repr
 from ..scan.paths import S_DATA, Path, Schema
 from ..scan.paths import MISSING
 from ..scan.records import Records
@@ -341,35 +341,36 @@ class _ExtractedEvent(Event):
     scanner extracts.
 
     The first member read reads them all (``_Members.read``: one decode of
-    a small ``data``) into a list kept in ``_values``; every read after that, of
-    any member, is an index into it and returns the same object.  Events
-    whose members are never read carry just ``_values = None``.
+    a small ``data``) into the event's ``__dict__``, where every read after
+    that, of any member, finds it without running Python code and returns
+    the same object.  Events whose members are never read have no
+    ``__dict__`` at all.
     """
 
-    __slots__ = ("_values",)
     _extracted: ClassVar[_Members] = _Members(())  # offsets from "data"
-    _values: Optional[list[Any]]
-
-    # Event.__init__ written out with the one more slot: calling it would
-    # cost a Python frame per event, on the decoder's hottest path
-    def __init__(self, seconds: int, microseconds: int, batch: Records,
-                 index: int) -> None:
-        self.seconds = seconds
-        self.microseconds = microseconds
-        self._batch = batch
-        self._index = index
-        self._data = None
-        self._values = None
+    _attrs: ClassVar[tuple[str, ...]] = ()  # attribute of each member
 
 
-def _extracted_getter(k: int) -> Callable[[_ExtractedEvent], Any]:
-    def get(self: _ExtractedEvent) -> Any:
-        values = self._values
-        if values is None:
-            values = self._values = self._extracted.read(self._batch, self._index,
-                                                    S_DATA)
-        return values[k]
-    return get
+def _read_extracted(self: _ExtractedEvent) -> list[Any]:
+    values = self._extracted.read(self[F_BATCH], self[F_INDEX], S_DATA)
+    self.__dict__.update(zip(self._attrs, values))
+    return values
+
+
+class _Extracted(Lazy):
+    """A member the scanner extracts: its first read reads them all."""
+
+    def __init__(self, k: int, doc: str) -> None:
+        super().__init__(_read_extracted, doc)
+        self.k = k
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        # _read_extracted written out: one frame less on the first read
+        values = obj._extracted.read(obj[F_BATCH], obj[F_INDEX], S_DATA)
+        obj.__dict__.update(zip(obj._attrs, values))
+        return values[self.k]
 
 
 # What repr() shows of the documented events: their 2010 members.
@@ -417,25 +418,25 @@ def make_event_class(event: str,
     """
     spec = EVENTS[event]
     members: dict[str, tuple[str, str, bool]] = {}
-    ns: dict[str, Any] = {"__slots__": (), "__module__": __name__,
+    ns: dict[str, Any] = {"__module__": __name__,
                           "name": event, "members": members}
     scalars = []
     extracted: list[tuple[str, int, int]] = []
+    attrs: list[str] = []
     for key, info in spec["members"].items():
         attr = attr_name(key)
         typ = info["type"]
         slot = slot_of.get(("data", key), -1) if slot_of else -1
-        getter: Callable[..., Any]
+        doc = f"{key}: {typ}{' (optional)' if info['optional'] else ''}"
         if slot_of and slot >= 0 and (typ in _VNC_TYPES
                                       or typ not in STRUCTS):
             kind = (_VNC if typ in _VNC_TYPES else
                     _ENUM if typ in ENUMS else _PLAIN)
-            getter = _extracted_getter(len(extracted))
+            ns[attr] = _Extracted(len(extracted), doc)
             extracted.append((key, slot - slot_of[("data",)], kind))
+            attrs.append(attr)
         else:
-            getter = _data_getter(key, typ)
-        ns[attr] = property(getter, doc=f"{key}: {typ}"
-                            f"{' (optional)' if info['optional'] else ''}")
+            ns[attr] = Lazy(_data_getter(key, typ), doc)
         members[attr] = (key, typ, info["optional"])
         if typ not in STRUCTS:
             scalars.append(attr)
@@ -448,6 +449,7 @@ def make_event_class(event: str,
                      f"{spec.get('source')}).")
     if extracted:
         ns["_extracted"] = _Members(tuple(extracted))
+        ns["_attrs"] = tuple(attrs)
         return type(class_name(event), (_ExtractedEvent,), ns)
     return type(class_name(event), (Event,), ns)
 

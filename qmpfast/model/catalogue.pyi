@@ -156,8 +156,6 @@ class BlockImageCorrupted(Event):
 
 class BlockIoError(Event):
     members: ClassVar[_MemberTable]
-    def __init__(self, seconds: builtins.int, microseconds: builtins.int,
-                 batch: Records, index: builtins.int) -> None: ...
     @property
     def action(self) -> str: ...
     @property
@@ -410,8 +408,6 @@ class QuorumReportBad(Event):
 
 class Reset(Event):
     members: ClassVar[_MemberTable]
-    def __init__(self, seconds: builtins.int, microseconds: builtins.int,
-                 batch: Records, index: builtins.int) -> None: ...
     @property
     def guest(self) -> Optional[bool]: ...
     @property
@@ -432,8 +428,6 @@ class SclpCpiInfoAvailable(Event):
 
 class Shutdown(Event):
     members: ClassVar[_MemberTable]
-    def __init__(self, seconds: builtins.int, microseconds: builtins.int,
-                 batch: Records, index: builtins.int) -> None: ...
     @property
     def guest(self) -> Optional[bool]: ...
     @property
@@ -499,8 +493,6 @@ class VfuClientHangup(Event):
 
 class VncConnected(Event):
     members: ClassVar[_MemberTable]
-    def __init__(self, seconds: builtins.int, microseconds: builtins.int,
-                 batch: Records, index: builtins.int) -> None: ...
     @property
     def client(self) -> VncInfo: ...
     @property
@@ -508,8 +500,6 @@ class VncConnected(Event):
 
 class VncDisconnected(Event):
     members: ClassVar[_MemberTable]
-    def __init__(self, seconds: builtins.int, microseconds: builtins.int,
-                 batch: Records, index: builtins.int) -> None: ...
     @property
     def client(self) -> VncInfo: ...
     @property
@@ -517,8 +507,6 @@ class VncDisconnected(Event):
 
 class VncInitialized(Event):
     members: ClassVar[_MemberTable]
-    def __init__(self, seconds: builtins.int, microseconds: builtins.int,
-                 batch: Records, index: builtins.int) -> None: ...
     @property
     def client(self) -> VncInfo: ...
     @property

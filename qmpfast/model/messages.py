@@ -1,15 +1,18 @@
 """The message classes: one small object per message, decoded lazily.
 
-A message keeps only its record (its batch and index); values are decoded
-from their byte spans when first read.  All classes share one constructor
-signature so the decoder builds a whole batch in one pass.
+A message keeps only its record (its batch and index) and its timestamp;
+values are decoded from their byte spans when first read.  Every class is
+a tuple of the same fields, so the decoder builds a whole batch in one
+pass of C-implemented builtins.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from types import FunctionType
-from typing import Any, Callable, ClassVar, Optional, TypeVar
+import functools
+import importlib
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 from ..scan.records import Records
 
@@ -21,61 +24,73 @@ from ..scan.paths import (S_ARGUMENTS, S_ERROR_CLASS, S_ERROR_DESC, S_EXEC_OOB,
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+def _property_field(index: int, doc: str) -> Any:
+    return property(itemgetter(index), doc=doc)
 
 
-def _own_copy(function: _F, owner: type) -> _F:
-    """A copy of ``function`` with a code object of its own, for ``owner``.
+# A tuple field read as an attribute: on CPython the C descriptor of
+# namedtuple fields (no Python frame per read), elsewhere a property.
+_field: Callable[[int, str], Any]
+try:
+    _field = importlib.import_module("_collections")._tuplegetter
+except (ImportError, AttributeError):  # pragma: no cover
+    _field = _property_field
 
-    CPython (3.11 on) specializes each attribute store of a function's
-    bytecode for the one class it last saw.  A decoder builds objects of
-    many message classes in turn; with one shared ``__init__`` every store
-    would miss its cache (about 70 ns per object with the 8 classes of a
-    usual QEMU stream).  With a copy per class each stays specialized.
+# Where a message's fields sit in its tuple.
+F_SECONDS, F_MICROS, F_BATCH, F_INDEX, F_NAME = range(5)
+
+
+class Lazy(functools.cached_property):  # type: ignore[type-arg]
+    """A value computed from the message on first read and then kept in
+    the message's ``__dict__`` under the same name.
+
+    A non-data descriptor: once the instance holds the value, attribute
+    lookup finds it there without calling Python code, so every read
+    after the first costs what a plain attribute does.  (No lock: one
+    message is read by one thread at a time, and two racing first reads
+    would compute equal values.)
     """
-    copy = FunctionType(function.__code__.replace(), function.__globals__,
-                        function.__name__, function.__defaults__,
-                        function.__closure__)
-    copy.__kwdefaults__ = function.__kwdefaults__
-    copy.__doc__ = function.__doc__
-    copy.__module__ = function.__module__
-    copy.__qualname__ = f"{owner.__qualname__}.{function.__name__}"
-    return copy  # type: ignore[return-value]
+
+    def __init__(self, compute: Callable[[Any], Any], doc: str = "") -> None:
+        super().__init__(compute)
+        self.__doc__ = doc
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.attrname] = self.func(obj)
+        return value
 
 
-class Message:
-    """A QMP message: any JSON object.  Subclasses say what kind."""
+class _Data:
+    """``Event.data``: the ``data`` member as a dict (``{}`` when absent),
+    decoded on first read and kept (a dict of this event's own).  A
+    ``Lazy`` written out: one Python frame on the first read, none after."""
 
-    __slots__ = ("_batch", "_index", "_data")
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__["data"] = obj[F_BATCH].data(obj[F_INDEX])
+        return value
+
+
+class Message(tuple):  # type: ignore[type-arg]
+    """A QMP message: any JSON object.  Subclasses say what kind.
+
+    A message is a tuple ``(seconds, microseconds, batch, index)`` (plain
+    ``Event`` objects add their name) so that the decoder builds a whole
+    batch of them with ``tuple.__new__`` over ``zip``: no Python code runs
+    per message.  Values are decoded from the record when first read and
+    kept in the instance ``__dict__``.
+    """
+
     kind: ClassVar[str] = "message"
-    _batch: Records
-    _index: int
-
-    # properties read for most messages, which every subclass gets its own
-    # copy of (see _own_copy)
-    _hot: ClassVar[tuple[str, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give the class its own copies of ``__init__``, of its properties
-        and of the inherited hot ones (see _own_copy)."""
-        super().__init_subclass__(**kwargs)
-        if "__init__" not in cls.__dict__:
-            cls.__init__ = _own_copy(cls.__init__, cls)  # type: ignore[method-assign]
-        names = [name for name, value in cls.__dict__.items()
-                 if isinstance(value, property)]
-        names += [name for name in cls._hot if name not in cls.__dict__]
-        for name in names:
-            prop = getattr(cls, name)  # the property itself, on a class
-            if isinstance(prop, property) and \
-                    isinstance(prop.fget, FunctionType):
-                setattr(cls, name, property(_own_copy(prop.fget, cls),
-                                            prop.fset, prop.fdel,
-                                            prop.__doc__))
-
-    def __init__(self, seconds: int, microseconds: int, batch: Records,
-                 index: int) -> None:
-        self._batch = batch
-        self._index = index
+    if TYPE_CHECKING:
+        _batch: Records
+        _index: int
+    else:
+        _batch = _field(F_BATCH, "the batch of records the message is in")
+        _index = _field(F_INDEX, "the message's record in its batch")
 
     @property
     def raw(self) -> bytes:
@@ -96,6 +111,11 @@ class Message:
             return NotImplemented
         return type(self) is type(other) and (
             self.raw == other.raw or self.to_dict() == other.to_dict())
+
+    def __ne__(self, other: object) -> bool:
+        # tuple's own would compare the fields
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, getattr(self, "name", None)))
@@ -123,29 +143,22 @@ def _from_raw(raw: bytes) -> Message:
 class Event(Message):
     """An asynchronous event: ``name``, ``seconds``, ``microseconds``, ``data``."""
 
-    __slots__ = ("name", "seconds", "microseconds")
     kind = "event"
-    _hot = ("data",)
-    _data: Optional[dict[str, Any]]
 
-    name: str
-    """The event's name, such as ``"BLOCK_IO_ERROR"``."""
-    seconds: int
-    """Seconds of QEMU's timestamp (-1 when QEMU could not read its clock)."""
-    microseconds: int
-    """Microseconds of QEMU's timestamp (-1 with ``seconds`` -1)."""
-
-    # Typed subclasses carry ``name`` as a class attribute, so building one
-    # sets four slots; plain Events are given theirs.
-    def __init__(self, seconds: int, microseconds: int, batch: Records,
-                 index: int, name: Optional[str] = None) -> None:
-        self.seconds = seconds
-        self.microseconds = microseconds
-        self._batch = batch
-        self._index = index
-        self._data = None
-        if name is not None:
-            self.name = name
+    if TYPE_CHECKING:
+        name: str
+        seconds: int
+        microseconds: int
+        data: dict[str, Any]
+    else:
+        name = _field(F_NAME, "The event's name, such as "
+                      "``\"BLOCK_IO_ERROR\"`` (typed classes: a class "
+                      "attribute).")
+        seconds = _field(F_SECONDS, "Seconds of QEMU's timestamp (-1 when "
+                         "QEMU could not read its clock).")
+        microseconds = _field(F_MICROS, "Microseconds of QEMU's timestamp "
+                              "(-1 with ``seconds`` -1).")
+        data = _Data()
 
     @property
     def timestamp(self) -> float:
@@ -168,14 +181,6 @@ class Event(Message):
         except OverflowError:
             return None
 
-    @property
-    def data(self) -> dict[str, Any]:
-        """The ``data`` member as a dict (``{}`` when absent), decoded once."""
-        value = self._data
-        if value is None:
-            value = self._data = self._batch.data(self._index)
-        return value
-
     def _stamp(self) -> str:
         when = self.datetime
         if when is None:
@@ -196,7 +201,6 @@ class Event(Message):
 class Return(Message):
     """A successful command reply: ``value`` and ``id``."""
 
-    __slots__ = ()
     kind = "return"
 
     @property
@@ -216,7 +220,6 @@ class Return(Message):
 class ErrorResponse(Message):
     """A failed command reply: ``error_class``, ``desc`` and ``id``."""
 
-    __slots__ = ()
     kind = "error"
 
     @property
@@ -243,7 +246,6 @@ class ErrorResponse(Message):
 class Greeting(Message):
     """The greeting QEMU sends first: ``version`` and ``capabilities``."""
 
-    __slots__ = ()
     kind = "greeting"
 
     def _qmp(self) -> dict[str, Any]:
@@ -272,7 +274,6 @@ class Command(Message):
     """A command (what a client sends): ``command``, ``arguments``, ``id``,
     ``oob`` (True for ``exec-oob``)."""
 
-    __slots__ = ()
     kind = "command"
 
     @property
