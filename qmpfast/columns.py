@@ -17,7 +17,7 @@ messages and raise the same errors at the same offsets.
 from __future__ import annotations
 
 import weakref
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import chain
 from typing import (Any, Callable, Iterable, Iterator, Literal, Optional,
                     Sequence, Union)
@@ -260,6 +260,7 @@ class Columns:
         self._schema = schema
         self.members: tuple[str, ...] = tuple(key for key, _ in members)
         self._paths = dict(members)
+        self._position_cache: dict[int, dict[frozenset[str], list[int]]] = {}
 
     @classmethod
     def concat(cls, batches: Iterable[Columns]) -> Columns:
@@ -325,25 +326,48 @@ class Columns:
                     for i, k in zip(p.indices(), p.kind)]
         return out
 
-    def member(self, path: Union[str, Sequence[str]]) -> list[Any]:
+    def member(self, path: Union[str, Sequence[str]],
+               events: Optional[Iterable[str]] = None) -> list[Any]:
         """The value at a member path (``"data.server.host"``) of each
         message, decoded; None where the message has no such member.
-        Paths the scanner extracts (those of the typed events) are read
-        from its spans; others from the decoded message."""
+        With ``events``, only events of those names are read (None for the
+        other rows): the way to read typed members cheaply.  Paths the
+        scanner extracts (those of the typed events) are read from its
+        spans; others from the decoded message."""
         keys = self._paths.get(path) if isinstance(path, str) else None
         if keys is None:
             keys = member_path_of(path)[1]
         slot = self._schema.slot_of.get(keys)
+        wanted = None if events is None else frozenset(events)
         out: list[Any] = []
         for p in self._parts:
             batch = p.batch
+            read: Callable[[int], Any]
             if slot is not None:
-                value = batch.value
-                values = [value(i, slot) for i in p.indices()]
+                read = partial(batch.value, slot=slot)
             else:
-                values = [_walk(batch.obj(i), keys) for i in p.indices()]
-            out += [None if v is MISSING else v for v in values]
+                read = partial(_walk_message, batch, keys=keys)
+            if wanted is None:
+                values = list(map(read, p.indices()))
+                out += [None if v is MISSING else v for v in values]
+                continue
+            values = [None] * len(p.name)
+            for j in self._positions(p, wanted):
+                v = read(p.rows[j] if p.rows is not None else j)
+                if v is not MISSING:
+                    values[j] = v
+            out += values
         return out
+
+    def _positions(self, part: _Part, names: frozenset[str]) -> list[int]:
+        """Positions in ``part`` of the events named in ``names``, found
+        once per set of names."""
+        cache = self._position_cache.setdefault(id(part), {})
+        found = cache.get(names)
+        if found is None:
+            found = cache[names] = [j for j, n in enumerate(part.name)
+                                    if n in names]
+        return found
 
     def __getitem__(self, key: str) -> list[Any]:
         if key in BASE_COLUMNS:
@@ -370,7 +394,8 @@ class Columns:
         return f"<Columns of {len(self)} messages>"
 
 
-def _walk(value: Any, keys: Path) -> Any:
+def _walk_message(batch: Records, i: int, keys: Path) -> Any:
+    value = batch.obj(i)
     for key in keys:
         if type(value) is not dict:
             return None

@@ -31,6 +31,9 @@ BAD_STREAMS = {
     "timestamp too long": event_bytes("STOP") + b"\n"
     + b'{"event": "STOP", "timestamp": {"seconds": ' + BIG.encode()
     + b', "microseconds": 1}}\n' + event_bytes("RESUME") + b"\n",
+    "timestamp too long, then junk": b'{"event": "STOP", "timestamp": '
+    b'{"seconds": ' + BIG.encode() + b', "microseconds": 1}}\n'
+    + event_bytes("RESUME") + b"\n}junk\n" + event_bytes("STOP") + b"\n",
     "timestamp beyond 64 bits": b'{"event": "STOP", "timestamp": '
     b'{"seconds": 123456789012345678901234, "microseconds": 5}}\n',
     "long event name": event_bytes("X" * 300) + b"\n"
@@ -134,13 +137,18 @@ def test_columns_equal_objects(backend, name, size, on_error):
 
 
 @pytest.mark.parametrize("name", sorted(STREAMS))
-def test_columns_equal_objects_filtered(backend, name):
-    keep = {"STOP", "VNC_CONNECTED", "X" * 300, "SHUTDOWN"}
+@pytest.mark.parametrize("long_name", ["X" * 300, "Y" * 300],
+                         ids=["long-kept", "long-dropped"])
+def test_columns_equal_objects_filtered(backend, name, long_name):
+    keep = {"STOP", "VNC_CONNECTED", long_name, "SHUTDOWN"}
     objects, obj_errors, columns, col_errors = _both(
         backend, STREAMS[name], 5, events=keep, on_error="skip")
     assert columns == objects
     assert col_errors == obj_errors
     assert all(n in keep for n in (r["name"] for r in columns) if n)
+    if name == "long event name":
+        assert ("X" * 300 in [r["name"] for r in columns]) == (
+            long_name == "X" * 300)
 
 
 def test_stream_data_is_not_trivial(backend):
