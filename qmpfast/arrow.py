@@ -16,16 +16,19 @@ catalogue's is null there (``data`` and ``raw`` still hold it).
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any, Optional, Sequence
-
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from .columns import Columns
 from .model.catalogue import DOCUMENTED, EVENTS, STRUCTS, VNC_INFO_MEMBERS
 
 __all__ = ["TYPED_COLUMNS", "schema", "record_batch", "empty_batch"]
+
+# by name, so that type checking does not depend on which pyarrow (or
+# stubs) is installed; ImportError here without it
+pa: Any = importlib.import_module("pyarrow")
+pc: Any = importlib.import_module("pyarrow.compute")
 
 _VNC_STRUCTS = ("VncServerInfo", "VncBasicInfo", "VncClientInfo")
 

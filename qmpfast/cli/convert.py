@@ -113,8 +113,8 @@ def convert(paths: list[str], out: str, events: Optional[list[str]] = None,
     returns (rows, errors skipped).  ``progress``: None for a bar on large
     inputs on a terminal only."""
     try:
-        import pyarrow as pa  # type: ignore[import-untyped]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        pa = importlib.import_module("pyarrow")
+        pq = importlib.import_module("pyarrow.parquet")
         from ..arrow import record_batch, schema
     except ImportError as exc:
         raise CLIError("convert needs pyarrow: pip install "
