@@ -162,8 +162,10 @@ def record_batch(columns: Columns, source: Optional[str] = None,
                pa.array([None if d is None else _json_text(d)
                          for d in columns.data()], pa.string())]
     if typed:
-        for _column, path, kind, events in TYPED_COLUMNS:
-            arrays.append(_typed(columns.member(path, events=events), kind))
+        values = columns.members_of_events(
+            [(path, events) for _c, path, _k, events in TYPED_COLUMNS])
+        arrays += [_typed(column, kind) for column, (_c, _p, kind, _e)
+                   in zip(values, TYPED_COLUMNS)]
     return pa.RecordBatch.from_arrays(
         arrays, schema=schema(source is not None, typed))
 

@@ -27,8 +27,8 @@ from .decoder import (BytesLike, Decoder, Readable, Receiving,
 from .errors import DecodeError, IntegerTooLongError
 from .model.messages import KIND_CLASSES, Message
 from .scan import _header as K
-from .scan.paths import (MISSING, S_EVENT, S_MICROS, S_SECONDS, Path,
-                         Schema)
+from .scan.paths import (MISSING, S_DATA, S_EVENT, S_MICROS, S_SECONDS,
+                         Path, Schema)
 from .scan.records import (R_MICROS, R_SECONDS, R_START, R_TAG, REC_FIELDS,
                            TAG_BIGTS, TAG_LONGNAME, Records, column,
                            tag_kind, tag_name_id)
@@ -357,6 +357,56 @@ class Columns:
                 if v is not MISSING:
                     values[j] = v
             out += values
+        return out
+
+    def members_of_events(
+            self, spec: Sequence[tuple[Union[str, Sequence[str]],
+                                       Iterable[str]]]) -> list[list[Any]]:
+        """Several member columns at once, each read only for the events
+        named with it: ``[(path, event names), ...]`` -> one list per
+        path, None in other rows.  Each of those events' ``data`` is
+        decoded once (not once per path), which is how the typed members
+        of the documented events are read."""
+        n = len(self)
+        out: list[list[Any]] = [[None] * n for _ in spec]
+        reads: dict[str, list[tuple[int, Path, Optional[int]]]] = {}
+        for k, (path, events) in enumerate(spec):
+            keys = member_path_of(path)[1]
+            if keys[0] != "data" or len(keys) < 2:
+                raise ValueError(f"members_of_events() reads members of "
+                                 f"'data', not {path!r}")
+            slot = self._schema.slot_of.get(keys)
+            for event in events:
+                reads.setdefault(event, []).append((k, keys[1:], slot))
+        wanted = frozenset(reads)
+        first = 0
+        for p in self._parts:
+            batch = p.batch
+            names = p.name
+            rows = p.rows
+            for j in self._positions(p, wanted):
+                i = j if rows is None else rows[j]
+                todo = reads[names[j]]
+                try:
+                    data = batch.peek_object(i, S_DATA)
+                except IntegerTooLongError:
+                    data = None  # only the members holding one refuse
+                if data is None:
+                    for k, keys, slot in todo:
+                        if slot is not None:
+                            value = batch.value(i, slot)
+                        else:
+                            value = _walk_message(batch, i, ("data",) + keys)
+                        out[k][first + j] = None if value is MISSING \
+                            else value
+                    continue
+                for k, keys, _slot in todo:
+                    value = data
+                    for key in keys:
+                        value = value.get(key) if type(value) is dict \
+                            else None
+                    out[k][first + j] = value
+            first += len(names)
         return out
 
     def _positions(self, part: _Part, names: frozenset[str]) -> list[int]:

@@ -68,6 +68,10 @@ TYPED += [(f"data.client.{m}", VNC_CLIENT_MORE, len)
           for m in ("x509_dname", "sasl_username")]
 
 
+SPEC = [(path, events) for path, events, _count in TYPED]
+COUNTS = [count for _path, _events, count in TYPED]
+
+
 def typed(chunks):
     n = sec = usec = nlen = t = 0
     feed = ColumnDecoder().feed
@@ -77,9 +81,8 @@ def typed(chunks):
         sec += sum(cols.seconds)
         usec += sum(cols.microseconds)
         nlen += sum(map(len, cols.name))
-        member = cols.member
-        for path, events, count in TYPED:
-            t += sum(map(count, filter(None, member(path, events))))
+        for values, count in zip(cols.members_of_events(SPEC), COUNTS):
+            t += sum(map(count, filter(None, values)))
     return (n, sec, usec, nlen, t)
 
 
@@ -101,16 +104,27 @@ def scan(chunks):
 
 
 def parquet(chunks):
+    """As ``qmpfast convert`` does: a batch per chunk, a row group per
+    ROW_GROUP rows."""
     from qmpfast.arrow import record_batch, schema
+    from qmpfast.cli.convert import ROW_GROUP
+    import pyarrow as pa
     import pyarrow.parquet as pq
     n = 0
     sink = io.BytesIO()
     feed = ColumnDecoder().feed
+    pending, rows = [], 0
     with pq.ParquetWriter(sink, schema(source=True)) as writer:
         for chunk in chunks:
             cols = feed(chunk)
             n += len(cols)
-            writer.write_batch(record_batch(cols, source="vm"))
+            pending.append(record_batch(cols, source="vm"))
+            rows += len(cols)
+            if rows >= ROW_GROUP:
+                writer.write_table(pa.Table.from_batches(pending))
+                pending, rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending))
     return (n,)
 
 
