@@ -10,7 +10,10 @@ Jobs (see ``benchmarks.peers``): ``full`` (name, timestamp and data dict of
 every event), ``route`` (name and timestamp only), ``typed`` (the documented
 events' data members as attributes), ``filter`` (keep BLOCK_IO_ERROR only,
 read its data).  full/route/typed run on the default mix; filter runs on
-the "filter" mix, where BLOCK_IO_ERROR is about 1 % of events.
+the "filter" mix, where BLOCK_IO_ERROR is about 1 % of events.  ``scan``
+(the C scanner alone, messages counted) and ``parquet`` (Arrow batches
+with typed columns written as Parquet) are qmpfast.columns' only: the
+scanner's throughput next to the conversion's.
 
 Method: every (peer, job) runs in a fresh interpreter (``benchmarks._worker``)
 so imports and GC state do not leak between peers.  Each reads the same
@@ -40,9 +43,9 @@ from . import peers
 from .peers import _common
 from .streams import MIXES, make_stream
 
-JOBS = ("full", "route", "typed", "filter")
+JOBS = ("full", "route", "typed", "filter", "scan", "parquet")
 STREAM_MIX = {"full": "default", "route": "default", "typed": "default",
-              "filter": "filter"}
+              "filter": "filter", "scan": "default", "parquet": "default"}
 ROOT = Path(__file__).resolve().parent.parent
 
 

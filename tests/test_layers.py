@@ -1,6 +1,7 @@
 """The package's modules import only downward, and never in a cycle.
 
-Layers, bottom to top: errors < scan < model < decoder < protocol (sans-IO
+Layers, bottom to top: errors < scan < model < decoder < columns < arrow <
+dask_reader (columnar reading) < protocol (sans-IO
 client logic) < client and aio (side by side; neither imports the other) <
 state < the package root < cli < ``python -m qmpfast``.  A layer may import
 its own modules and any layer below it.  The root gathers the public names
@@ -31,6 +32,9 @@ LAYERS = [
     ["qmpfast.scan"],
     ["qmpfast.model"],
     ["qmpfast.decoder"],
+    ["qmpfast.columns"],
+    ["qmpfast.arrow"],
+    ["qmpfast.dask_reader"],
     ["qmpfast.protocol"],
     ["qmpfast.client", "qmpfast.aio"],
     ["qmpfast.state"],
@@ -45,6 +49,8 @@ FORBIDDEN = {
     ("qmpfast.aio", "qmpfast.client"),
     (ROOT, "qmpfast.aio"),
     (ROOT, "qmpfast.cli"),
+    (ROOT, "qmpfast.arrow"),
+    (ROOT, "qmpfast.dask_reader"),
 }
 
 # Forbidden imports the code still has, each with what removes it.  An

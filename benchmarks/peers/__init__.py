@@ -35,6 +35,7 @@ REGISTRY = (
     ("qemu.qmp", "qemu_qmp_peer", {}),
     ("qmpfast-c", "qmpfast_peer", {"QMPFAST_PUREPYTHON": None}),
     ("qmpfast-python", "qmpfast_peer", {"QMPFAST_PUREPYTHON": "1"}),
+    ("qmpfast.columns", "qmpfast_columns_peer", {"QMPFAST_PUREPYTHON": None}),
 )
 
 VARIANT_NAMES = tuple(name for name, _, _ in REGISTRY)

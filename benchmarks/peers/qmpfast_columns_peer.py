@@ -1,0 +1,133 @@
+"""Peer: qmpfast's columnar API (``qmpfast.columns.ColumnDecoder``), C
+backend.
+
+Why a peer of its own: it answers the jobs a collector or a loader runs
+without an object per message.  ``route`` sums the name, seconds and
+microseconds columns of each chunk (Python lists of Python values, as a
+caller gets them); ``typed`` reads the documented events' members as
+columns, each for the events that have it; ``scan`` is the scanner alone
+(records counted, nothing read: the ceiling); ``parquet`` turns each
+chunk into an Arrow batch with the typed columns and writes it as Parquet
+to memory (what ``qmpfast convert`` does per chunk).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+from ._common import BLOCK_IO_ERROR
+
+NAME = "qmpfast"
+try:
+    if os.environ.get("QMPFAST_PUREPYTHON"):
+        raise ImportError("the columns peer measures the C backend")
+    import qmpfast
+    from qmpfast.columns import ColumnDecoder
+    _BACKEND = qmpfast.BACKEND
+except Exception as exc:
+    qmpfast = None
+    AVAILABLE, NOTE = False, f"qmpfast not usable ({type(exc).__name__}: {exc})"
+else:
+    AVAILABLE, NOTE = True, ""
+
+
+def version() -> str:
+    return f"{qmpfast.__version__} ({_BACKEND} backend, columns)" \
+        if qmpfast else ""
+
+
+def route(chunks):
+    n = sec = usec = nlen = 0
+    feed = ColumnDecoder().feed
+    for chunk in chunks:
+        cols = feed(chunk)
+        n += len(cols)
+        sec += sum(cols.seconds)
+        usec += sum(cols.microseconds)
+        nlen += sum(map(len, cols.name))
+    return (n, sec, usec, nlen)
+
+
+BIO = {BLOCK_IO_ERROR}
+GUEST = {"RESET", "SHUTDOWN"}
+VNC = {"VNC_CONNECTED", "VNC_DISCONNECTED", "VNC_INITIALIZED"}
+VNC_CLIENT_MORE = {"VNC_DISCONNECTED", "VNC_INITIALIZED"}
+# (member path, events it is read for, how it counts: len of a string, or
+# 1 for true)
+TYPED = [(f"data.{m}", BIO, len) for m in
+         ("device", "operation", "action", "qom-path", "node-name")]
+TYPED += [("data.nospace", BIO, int), ("data.reason", BIO | GUEST, len),
+          ("data.guest", GUEST, int)]
+TYPED += [(f"data.{side}.{m}", VNC, len) for side in ("server", "client")
+          for m in ("host", "service", "family")]
+TYPED += [(f"data.{side}.websocket", VNC, int)
+          for side in ("server", "client")]
+TYPED += [("data.server.auth", VNC, len)]
+TYPED += [(f"data.client.{m}", VNC_CLIENT_MORE, len)
+          for m in ("x509_dname", "sasl_username")]
+
+
+SPEC = [(path, events) for path, events, _count in TYPED]
+COUNTS = [count for _path, _events, count in TYPED]
+
+
+def typed(chunks):
+    n = sec = usec = nlen = t = 0
+    feed = ColumnDecoder().feed
+    for chunk in chunks:
+        cols = feed(chunk)
+        n += len(cols)
+        sec += sum(cols.seconds)
+        usec += sum(cols.microseconds)
+        nlen += sum(map(len, cols.name))
+        for values, count in zip(cols.members_of_events(SPEC), COUNTS):
+            t += sum(map(count, filter(None, values)))
+    return (n, sec, usec, nlen, t)
+
+
+def scan(chunks):
+    from qmpfast.decoder import Decoder
+    scanner = Decoder()._scanner
+    n = base = 0
+    tail = b""
+    for chunk in chunks:
+        buf = tail + chunk
+        while True:
+            status, k, keep = scanner.scan_count(buf, base, 4096)
+            n += k
+            if status == 0:
+                break
+        tail = buf[keep - base:]
+        base = keep
+    return (n,)
+
+
+def parquet(chunks):
+    """As ``qmpfast convert`` does: a batch per chunk, a row group per
+    ROW_GROUP rows."""
+    from qmpfast.arrow import record_batch, schema
+    from qmpfast.cli.convert import ROW_GROUP
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    n = 0
+    sink = io.BytesIO()
+    feed = ColumnDecoder().feed
+    pending, rows = [], 0
+    with pq.ParquetWriter(sink, schema(source=True)) as writer:
+        for chunk in chunks:
+            cols = feed(chunk)
+            n += len(cols)
+            pending.append(record_batch(cols, source="vm"))
+            rows += len(cols)
+            if rows >= ROW_GROUP:
+                writer.write_table(pa.Table.from_batches(pending))
+                pending, rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending))
+    return (n,)
+
+
+JOBS = {"route": route, "typed": typed, "scan": scan, "parquet": parquet} \
+    if AVAILABLE else {}
+VARIANTS = {"qmpfast.columns": JOBS} if AVAILABLE else {}
