@@ -433,9 +433,8 @@ class Columns:
         for p in self._parts:
             tags = p.tags
             for j, i in enumerate(p.indices()):
-                msg = factories[tags[j]](p.seconds[j] or 0,
-                                           p.microseconds[j] or 0,
-                                           p.batch, i)
+                msg = factories.build(tags[j], p.seconds[j] or 0,
+                                      p.microseconds[j] or 0, p.batch, i)
                 assert msg is not None  # its row was kept
                 out.append(msg)
         return out

@@ -101,6 +101,17 @@ class _Classes(dict[int, type]):
         self[tag] = cls
         return cls
 
+    def build(self, tag: int, seconds: int, microseconds: int,
+              batch: Records, index: int) -> Optional[Message]:
+        """The message of one record (None: filtered out or refused), for
+        readers that build messages one at a time."""
+        cls = self[tag]
+        if cls is _Pending:
+            self.rare = False
+            return self.factory(tag)(seconds, microseconds, batch, index)
+        message: Message = _new(cls, (seconds, microseconds, batch, index))
+        return message
+
     def factory(self, tag: int) -> Factory:
         """What builds the message of a record with a rare tag."""
         name_id = tag_name_id(tag)

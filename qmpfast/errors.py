@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 # what ``__reduce__`` gives pickle: how to rebuild the error
-_Reduced = tuple[Callable[..., "DecodeError"], tuple[Any, ...]]
+# (and the source, set again as state: it names where the error came from,
+# which matters most when the error crosses a process boundary)
+_Reduced = tuple[Callable[..., "DecodeError"], tuple[Any, ...],
+                 dict[str, Any]]
 
 
 class QMPError(Exception):
@@ -40,7 +43,8 @@ class DecodeError(QMPError, ValueError):
         return self.msg
 
     def __reduce__(self) -> _Reduced:
-        return (type(self), (self.msg, self.offset, self.position))
+        return (type(self), (self.msg, self.offset, self.position),
+                {"source": self.source})
 
 
 class MessageTooLargeError(DecodeError):
@@ -69,7 +73,7 @@ class ValidationError(DecodeError):
 
     def __reduce__(self) -> _Reduced:
         return (_rebuild_validation, (self.msg, self.offset, self.position,
-                                      self.path))
+                                      self.path), {"source": self.source})
 
 
 def _rebuild_validation(msg: str, offset: int, position: int,
@@ -102,7 +106,8 @@ class IntegerTooLongError(DecodeError):
 
     def __reduce__(self) -> _Reduced:
         return (_rebuild_integer, (self.msg, self.offset, self.position,
-                                   self.path, self.digits))
+                                   self.path, self.digits),
+                {"source": self.source})
 
 
 def _integer_text(digits: int, path: str) -> str:

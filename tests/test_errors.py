@@ -284,3 +284,18 @@ def test_decode_errors_pickle():
     err = MessageTooLargeError("big", 3)
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is MessageTooLargeError and again.position == 3
+
+
+def test_errors_keep_their_source_across_pickle():
+    """An error sent back from a worker process still names its input."""
+    from qmpfast.errors import IntegerTooLongError, ValidationError
+    for err in (qmpfast.DecodeError("bad", 3, 5, source="vm1.qmp"),
+                qmpfast.MessageTooLargeError("big", 7, source="vm2.qmp"),
+                ValidationError("v", 1, path="$.data.x", source="vm3.qmp"),
+                IntegerTooLongError("i", 2, path="$.return", digits=5000,
+                                    source="vm4.qmp")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert back.source == err.source and str(back) == str(err)
+        assert (back.offset, back.position) == (err.offset, err.position)
+        assert getattr(back, "path", None) == getattr(err, "path", None)
