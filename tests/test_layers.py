@@ -33,7 +33,7 @@ LAYERS = [
     ["qmpfast.decoder"],
     ["qmpfast.protocol"],
     ["qmpfast.client", "qmpfast.aio"],
-    ["qmpfast.state"],
+    ["qmpfast.state", "qmpfast.mux"],
     [ROOT],
     ["qmpfast.cli"],
     ["qmpfast.__main__"],
@@ -45,6 +45,7 @@ FORBIDDEN = {
     ("qmpfast.aio", "qmpfast.client"),
     (ROOT, "qmpfast.aio"),
     (ROOT, "qmpfast.cli"),
+    (ROOT, "qmpfast.mux"),
 }
 
 # Forbidden imports the code still has, each with what removes it.  An
