@@ -93,8 +93,8 @@ def test_every_client_sees_every_event_and_only_its_replies(backend, qemu):
                 assert set(await a.execute("query-kvm")) == {
                     "enabled", "present"}
                 # qmpfast watch is connected once it has said so
-                while b"watching" not in watch.stderr.peek():
-                    await asyncio.sleep(0.02)
+                line = await asyncio.to_thread(watch.stderr.readline)
+                assert b"watching" in line, line
 
                 async def collect(name, events):
                     async for event in events:
