@@ -259,6 +259,11 @@ class Mux:
                     os.unlink(target)
                 except OSError:
                     pass
+        # the last replies (to quit) are written first, a while at most
+        for down in list(self.clients):
+            down.close_when_done()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=self.timeout)
         for down in list(self.clients):
             down.writer.close()
             down.task.cancel()
