@@ -25,8 +25,10 @@ from .errors import NotQMPError, QMPConnectionError
 from .model.messages import Event
 from .protocol import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
                        DEFAULT_TIMEOUT, RETRIED, Backoff, ConnectionInfo,
-                       Inbox, Outcome, command_bytes, connect_error,
-                       parse_address, reply_timeout, result, send_timeout)
+                       Inbox, Listener, Outcome, Traffic,
+                       capabilities_arguments, command_bytes, connect_error,
+                       oob_unavailable, parse_address, reply_timeout, result,
+                       send_timeout)
 
 _READ = 65536
 
@@ -71,9 +73,12 @@ class Client(ConnectionInfo):
                  events: Iterable[str] | None = None,
                  max_queue: int = DEFAULT_MAX_QUEUE,
                  backend: str | None = None,
-                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 traffic: Traffic | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.address = name
+        self._traffic = traffic
+        self._oob = False
         self.timeout = timeout
         self._inbox = Inbox(name, events, max_queue, backend,
                             max_message_size)
@@ -85,12 +90,14 @@ class Client(ConnectionInfo):
         self._closed: QMPConnectionError | None = None
         self._task = loop.create_task(self._read_loop())
 
-    async def _handshake(self) -> None:
+    async def _handshake(self, oob: bool = False) -> None:
         try:
             await asyncio.wait_for(self._greeted, self.timeout)
         except asyncio.TimeoutError:
             raise self._inbox.no_greeting(self.timeout) from None
-        await self.execute("qmp_capabilities")
+        arguments = capabilities_arguments(self.greeting, oob)
+        await self.execute("qmp_capabilities", arguments)
+        self._oob = arguments is not None
 
     async def _read_loop(self) -> None:
         inbox = self._inbox
@@ -104,6 +111,8 @@ class Client(ConnectionInfo):
                 if not data:
                     self._finish(inbox.closed("connection closed by peer"))
                     return
+                if self._traffic is not None:
+                    self._traffic("<", data)
                 settled = inbox.feed(data)
                 if inbox.greeting is not None and not self._greeted.done():
                     self._greeted.set_result(None)
@@ -143,6 +152,19 @@ class Client(ConnectionInfo):
         and the timeout are those of ``qmpfast.client.Client.execute``.
         A command the peer has not read by the timeout closes the
         connection, as there."""
+        return await self._run(command, arguments, timeout, False)
+
+    async def execute_oob(self, command: str,
+                          arguments: dict[str, Any] | None = None,
+                          timeout: float | None = None) -> Any:
+        """Run ``command`` out of band (``exec-oob``), as
+        ``qmpfast.client.Client.execute_oob`` does."""
+        if not self._oob:
+            raise oob_unavailable(self.address, command)
+        return await self._run(command, arguments, timeout, True)
+
+    async def _run(self, command: str, arguments: dict[str, Any] | None,
+                   timeout: float | None, oob: bool) -> Any:
         if self._closed is not None:
             raise self._closed
         limit = self.timeout if timeout is None else timeout
@@ -150,13 +172,15 @@ class Client(ConnectionInfo):
         deadline = loop.time() + limit
         inbox = self._inbox
         msg_id = inbox.next_id()
-        data = command_bytes(command, arguments, msg_id)
+        data = command_bytes(command, arguments, msg_id, oob)
         future: asyncio.Future[Outcome] = loop.create_future()
         # write() queues the whole line at once, so commands never
         # interleave and are registered in the order they are sent
         inbox.expect(msg_id, command)
         self._pending[msg_id] = future
         try:
+            if self._traffic is not None:
+                self._traffic(">", data)
             self._writer.write(data)
             try:
                 await asyncio.wait_for(self._writer.drain(),
@@ -189,11 +213,25 @@ class Client(ConnectionInfo):
         self._writer.transport.abort()
         self._task.cancel()
 
+    def listen(self, names: Iterable[str] | None = None,
+               max_queue: int = DEFAULT_MAX_QUEUE) -> EventListener:
+        """A new queue of the events called ``names`` (all: ``None``),
+        as ``qmpfast.client.Client.listen``."""
+        listener = EventListener(self, Listener(names, max_queue))
+        self._inbox.listeners.append(listener._queue)
+        return listener
+
+    def _unlisten(self, queue: Listener) -> None:
+        if queue in self._inbox.listeners:
+            self._inbox.listeners.remove(queue)
+
     async def get_event(self, timeout: float | None = None) -> Event | None:
         """The next event; None when none comes within ``timeout`` seconds
         (``None``: wait forever).  Raises QMPConnectionError once the
         connection has ended and every queued event has been read."""
-        events = self._inbox.events
+        return await self._get(self._inbox.events, timeout)
+
+    async def _get(self, events: Any, timeout: float | None) -> Event | None:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while not events:
@@ -207,7 +245,8 @@ class Client(ConnectionInfo):
                 await asyncio.wait_for(self._more.wait(), remaining)
             except asyncio.TimeoutError:
                 pass
-        return events.popleft()
+        event: Event = events.popleft()
+        return event
 
     async def events(self, timeout: float | None = None
                      ) -> AsyncIterator[Event]:
@@ -247,34 +286,79 @@ class Client(ConnectionInfo):
         return f"<qmpfast.aio.Client {self.address} {state}>"
 
 
+class EventListener:
+    """Events of the names asked for, queued for this reader alone; made
+    by ``Client.listen``."""
+
+    def __init__(self, client: Client, queue: Listener) -> None:
+        self._client = client
+        self._queue = queue
+
+    @property
+    def names(self) -> frozenset[str] | None:
+        return self._queue.names
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because this listener's queue was full."""
+        return self._queue.dropped
+
+    async def get(self, timeout: float | None = None) -> Event | None:
+        """The next event; None after ``timeout`` seconds without one;
+        QMPConnectionError once the connection ended and the queue is
+        empty."""
+        return await self._client._get(self._queue.events, timeout)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            try:
+                event = await self.get()
+            except QMPConnectionError:
+                return
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        """Stop queueing events here."""
+        self._client._unlisten(self._queue)
+
+
 def connect(address: str | os.PathLike[str], *,
             timeout: float = DEFAULT_TIMEOUT,
             connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
             events: Iterable[str] | None = None,
             max_queue: int = DEFAULT_MAX_QUEUE, backend: str | None = None,
-            max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> _Connecting:
+            max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+            oob: bool = False, traffic: Traffic | None = None
+            ) -> _Connecting:
     """Connect to a QMP monitor and negotiate capabilities; the arguments
     are those of ``qmpfast.connect``.  Await the result for a Client, or
     use it directly in ``async with``."""
     return _Connecting(_connect(address, timeout, connect_timeout, events,
-                                max_queue, backend, max_message_size))
+                                max_queue, backend, max_message_size, oob,
+                                traffic))
 
 
 async def _connect(address: str | os.PathLike[str], timeout: float,
                    connect_timeout: float | None,
                    events: Iterable[str] | None, max_queue: int,
-                   backend: str | None, max_message_size: int) -> Client:
+                   backend: str | None, max_message_size: int,
+                   oob: bool = False,
+                   traffic: Traffic | None = None) -> Client:
     name = os.fspath(address)
     reader, writer = await _open(address, timeout, connect_timeout)
     try:
         client = Client(reader, writer, name, timeout=timeout,
                         events=events, max_queue=max_queue, backend=backend,
-                        max_message_size=max_message_size)
+                        max_message_size=max_message_size, traffic=traffic)
     except BaseException:
         writer.close()
         raise
     try:
-        await client._handshake()
+        await client._handshake(oob)
     except BaseException:
         await client.close()
         raise
@@ -311,4 +395,4 @@ class _Connecting(collections.abc.Coroutine[Any, Any, Client]):
             await self._client.close()
 
 
-__all__ = ["connect", "Client"]
+__all__ = ["connect", "Client", "EventListener"]

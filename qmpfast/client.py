@@ -30,8 +30,10 @@ from .errors import CommandError, NotQMPError, QMPConnectionError
 from .model.messages import Event
 from .protocol import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
                        DEFAULT_TIMEOUT, RETRIED, Backoff, ConnectionInfo,
-                       Inbox, Outcome, command_bytes, connect_error,
-                       parse_address, reply_timeout, result, send_timeout)
+                       Inbox, Listener, Outcome, Traffic,
+                       capabilities_arguments, command_bytes, connect_error,
+                       oob_unavailable, parse_address, reply_timeout, result,
+                       send_timeout)
 
 _RECV = 65536
 
@@ -76,8 +78,11 @@ class Client(ConnectionInfo):
                  events: Iterable[str] | None = None,
                  max_queue: int = DEFAULT_MAX_QUEUE,
                  backend: str | None = None,
-                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 traffic: Traffic | None = None) -> None:
         self.address = name
+        self._traffic = traffic
+        self._oob = False
         self.timeout = timeout
         self._inbox = Inbox(name, events, max_queue, backend,
                             max_message_size)
@@ -94,12 +99,16 @@ class Client(ConnectionInfo):
         self._closed: QMPConnectionError | None = None
         self._shut = False  # close() was called
 
-    def _handshake(self) -> None:
+    def _handshake(self, oob: bool = False) -> None:
         with self._cond:
             if not self._wait(lambda: self._inbox.greeting is not None,
                               time.monotonic() + self.timeout):
                 raise self._inbox.no_greeting(self.timeout)
-        self.execute("qmp_capabilities")
+        greeting = self._inbox.greeting
+        assert greeting is not None
+        arguments = capabilities_arguments(greeting, oob)
+        self.execute("qmp_capabilities", arguments)
+        self._oob = arguments is not None
 
     # -- reading -----------------------------------------------------------
 
@@ -158,6 +167,8 @@ class Client(ConnectionInfo):
             if self._closed is None:
                 self._closed = inbox.closed(data)
             return
+        if self._traffic is not None:
+            self._traffic("<", data)
         try:
             settled = inbox.feed(data)
         except NotQMPError as exc:
@@ -217,10 +228,26 @@ class Client(ConnectionInfo):
         connection is closed; otherwise it stays open and a late reply
         is dropped.
         """
+        return self._run(command, arguments, timeout, False)
+
+    def execute_oob(self, command: str,
+                    arguments: dict[str, Any] | None = None,
+                    timeout: float | None = None) -> Any:
+        """Run ``command`` out of band (``exec-oob``): QEMU runs it at
+        once, even while an in-band command is still running (e.g.
+        ``migrate-pause``).  Needs ``connect(oob=True)`` to a monitor that
+        offers the capability (``oob`` says whether it was negotiated);
+        QMPError otherwise.  Errors are those of ``execute``."""
+        if not self._oob:
+            raise oob_unavailable(self.address, command)
+        return self._run(command, arguments, timeout, True)
+
+    def _run(self, command: str, arguments: dict[str, Any] | None,
+             timeout: float | None, oob: bool) -> Any:
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         msg_id = self._inbox.next_id()
-        data = command_bytes(command, arguments, msg_id)
+        data = command_bytes(command, arguments, msg_id, oob)
         if not self._send_lock.acquire(timeout=max(limit, 0)):
             # the command sent before this one is stuck: it will close
             # the connection at its own deadline
@@ -234,6 +261,8 @@ class Client(ConnectionInfo):
                 # registered in the order sent: replies without an id
                 # answer the oldest
                 self._inbox.expect(msg_id, command)
+            if self._traffic is not None:
+                self._traffic(">", data)
             self._send(data, command, msg_id, deadline, limit)
         except BaseException:
             with self._cond:
@@ -262,6 +291,29 @@ class Client(ConnectionInfo):
             if not self._wait(lambda: events, deadline):
                 return None
             return events.popleft()
+
+    def listen(self, names: Iterable[str] | None = None,
+               max_queue: int = DEFAULT_MAX_QUEUE) -> EventListener:
+        """A new queue of the events called ``names`` (all: ``None``)
+        from now on, bounded by ``max_queue`` (oldest dropped and
+        counted), read apart from ``get_event`` and other listeners."""
+        listener = EventListener(self, Listener(names, max_queue))
+        with self._cond:
+            self._inbox.listeners.append(listener._queue)
+        return listener
+
+    def _get(self, events: Any, timeout: float | None) -> Event | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            if not self._wait(lambda: events, deadline):
+                return None
+            event: Event = events.popleft()
+            return event
+
+    def _unlisten(self, queue: Listener) -> None:
+        with self._cond:
+            if queue in self._inbox.listeners:
+                self._inbox.listeners.remove(queue)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate the events until the connection ends, or until none
@@ -308,12 +360,58 @@ class Client(ConnectionInfo):
         return f"<qmpfast.Client {self.address} {state}>"
 
 
+class EventListener:
+    """Events of the names asked for, queued for this reader alone; made
+    by ``Client.listen``.  Reading waits the way ``get_event`` does (the
+    reading thread dispatches for every queue)."""
+
+    def __init__(self, client: Client, queue: Listener) -> None:
+        self._client = client
+        self._queue = queue
+
+    @property
+    def names(self) -> frozenset[str] | None:
+        return self._queue.names
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because this listener's queue was full."""
+        return self._queue.dropped
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """The next event; None after ``timeout`` seconds without one;
+        QMPConnectionError once the connection ended and the queue is
+        empty."""
+        return self._client._get(self._queue.events, timeout)
+
+    def __iter__(self) -> Iterator[Event]:
+        """The events until the connection ends."""
+        while True:
+            try:
+                event = self.get()
+            except QMPConnectionError:
+                return
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        """Stop queueing events here."""
+        self._client._unlisten(self._queue)
+
+    def __enter__(self) -> EventListener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def connect(address: str | os.PathLike[str], *,
             timeout: float = DEFAULT_TIMEOUT,
             connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
             events: Iterable[str] | None = None,
             max_queue: int = DEFAULT_MAX_QUEUE, backend: str | None = None,
-            max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Client:
+            max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+            oob: bool = False, traffic: Traffic | None = None) -> Client:
     """Connect to a QMP monitor and negotiate capabilities.
 
     ``address``: a unix socket path or ``HOST:PORT``.  ``timeout``: the
@@ -324,23 +422,27 @@ def connect(address: str | os.PathLike[str], *,
     kept before the oldest is dropped.  ``backend``: the scanner (``"c"``,
     ``"python"``).  ``max_message_size``: a longer message is dropped (a
     reply that long fails its command with MessageTooLargeError).
+    ``oob``: enable out-of-band execution when the greeting offers it
+    (``Client.execute_oob``).  ``traffic``: called with ``">"`` and every
+    line sent, ``"<"`` and every chunk received, as raw bytes (a log of
+    the traffic, e.g. for debugging a peer).
     """
     name = os.fspath(address)
     sock = _open_socket(address, timeout, connect_timeout)
     try:
         client = Client(sock, name, timeout=timeout, events=events,
                         max_queue=max_queue, backend=backend,
-                        max_message_size=max_message_size)
+                        max_message_size=max_message_size, traffic=traffic)
     except BaseException:
         sock.close()
         raise
     try:
-        client._handshake()
+        client._handshake(oob)
     except BaseException:
         client.close()
         raise
     return client
 
 
-__all__ = ["connect", "Client", "CommandError", "QMPConnectionError",
+__all__ = ["connect", "Client", "EventListener", "CommandError", "QMPConnectionError",
            "NotQMPError", "parse_address"]

@@ -87,15 +87,17 @@ def connect_error(name: str, exc: BaseException | None) -> QMPConnectionError:
 # -- commands ---------------------------------------------------------------
 
 def command_bytes(command: str, arguments: dict[str, Any] | None,
-                  msg_id: int) -> bytes:
-    """The line that runs ``command``, checked to be JSON QEMU accepts.
+                  msg_id: int, oob: bool = False) -> bytes:
+    """The line that runs ``command`` (out of band with ``oob``: QEMU
+    runs it at once, even while an in-band command is still running),
+    checked to be JSON QEMU accepts.
 
     ``json.dumps`` would write NaN and infinities as bare words and a lone
     surrogate as a ``\\ud800`` escape; QEMU rejects both with an error that
     carries no id, so they are refused here (ValueError) before anything is
     sent.
     """
-    message: dict[str, Any] = {"execute": command}
+    message: dict[str, Any] = {"exec-oob" if oob else "execute": command}
     if arguments is not None:
         message["arguments"] = arguments
     message["id"] = msg_id
@@ -133,7 +135,8 @@ def _refuse(command: str, message: dict[str, Any],
 def _parts(message: dict[str, Any]) -> Iterable[tuple[str, Any]]:
     """The command name and every argument, key and value, each with the
     words that name it."""
-    yield "the command name", message["execute"]
+    yield "the command name", message.get("execute",
+                                          message.get("exec-oob"))
     arguments = message.get("arguments")
     if not isinstance(arguments, dict):
         yield from _members(arguments, "the arguments")
@@ -152,6 +155,59 @@ def _members(value: Any, path: str) -> Iterable[tuple[str, Any]]:
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from _members(item, f"{path}[{index}]")
+
+
+def capabilities_arguments(greeting: Greeting,
+                           oob: bool) -> dict[str, Any] | None:
+    """The arguments of ``qmp_capabilities``: out-of-band execution is
+    enabled when asked for and the greeting offers it (QEMU offers it
+    only on monitors that can run commands out of band)."""
+    offered = greeting.capabilities
+    if oob and isinstance(offered, list) and "oob" in offered:
+        return {"enable": ["oob"]}
+    return None
+
+
+def oob_unavailable(name: str, command: str) -> QMPError:
+    """The error for ``exec-oob`` on a connection without the capability."""
+    return QMPError(f"{name}: cannot run {command} out of band: oob was not "
+                    "negotiated (connect with oob=True to a monitor whose "
+                    "greeting offers it)")
+
+
+# Where the raw traffic goes when asked: called with ">" and the bytes
+# about to be sent, "<" and the bytes just received.
+Traffic = Callable[[str, bytes], None]
+
+
+class Listener:
+    """A queue of the events with given names, bounded like the main
+    one: when full, the oldest event is dropped and counted in
+    ``dropped``.  Any number may listen on one connection; each sees
+    every event it asked for, whoever else reads what."""
+
+    def __init__(self, names: Iterable[str] | None = None,
+                 max_queue: int = DEFAULT_MAX_QUEUE) -> None:
+        if max_queue < 1:
+            raise ValueError("max_queue must be at least 1")
+        if isinstance(names, str):
+            raise TypeError("names must be a collection of event names, "
+                            f"not the string {names!r}")
+        self.names = None if names is None else frozenset(names)
+        self.max_queue = max_queue
+        self.events: deque[Event] = deque()
+        self.dropped = 0
+
+    def wants(self, event: Event) -> bool:
+        return self.names is None or event.name in self.names
+
+    def push(self, event: Event) -> None:
+        """Queue ``event`` (the Inbox calls this for wanted events)."""
+        events = self.events
+        if len(events) >= self.max_queue:
+            events.popleft()
+            self.dropped += 1
+        events.append(event)
 
 
 # -- what QEMU sends --------------------------------------------------------
@@ -182,6 +238,7 @@ class Inbox:
         self.dropped = 0
         self.decode_errors = 0
         self.greeting: Greeting | None = None
+        self.listeners: list[Listener] = []
         self._decoder = Decoder(
             events=events, backend=backend, source=name, on_error="skip",
             max_message_size=max_message_size)
@@ -327,6 +384,9 @@ class Inbox:
             events.popleft()
             self.dropped += 1
         events.append(event)
+        for listener in self.listeners:
+            if listener.wants(event):
+                listener.push(event)
 
     def closed(self, reason: str) -> QMPConnectionError:
         """The error for a stream that ended, read at its end."""
@@ -380,6 +440,11 @@ class ConnectionInfo:
         return greeting
 
     @property
+    def oob(self) -> bool:
+        """Whether out-of-band execution was negotiated (``execute_oob``)."""
+        return getattr(self, "_oob", False)
+
+    @property
     def dropped(self) -> int:
         """Events dropped because the queue was full."""
         return self._inbox.dropped
@@ -395,7 +460,8 @@ class ConnectionInfo:
         return self._closed
 
 
-__all__ = ["parse_address", "command_bytes", "Inbox", "result",
+__all__ = ["parse_address", "command_bytes", "Inbox", "result", "Listener",
+           "capabilities_arguments", "oob_unavailable", "Traffic",
            "ConnectionInfo", "Backoff", "connect_error", "CommandError",
            "QMPConnectionError", "NotQMPError", "DEFAULT_TIMEOUT",
            "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_QUEUE"]

@@ -37,7 +37,7 @@ LAYERS = [
     ["qmpfast.dask_reader"],
     ["qmpfast.protocol"],
     ["qmpfast.client", "qmpfast.aio"],
-    ["qmpfast.state"],
+    ["qmpfast.state", "qmpfast.mux"],
     [ROOT],
     ["qmpfast.cli"],
     ["qmpfast.__main__"],
@@ -51,6 +51,7 @@ FORBIDDEN = {
     (ROOT, "qmpfast.cli"),
     (ROOT, "qmpfast.arrow"),
     (ROOT, "qmpfast.dask_reader"),
+    (ROOT, "qmpfast.mux"),
 }
 
 # Forbidden imports the code still has, each with what removes it.  An

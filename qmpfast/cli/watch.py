@@ -80,6 +80,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("json", "text"), default="json",
                    help="one JSON object per line (default) or aligned "
                    "text")
+    p.add_argument("--metrics", metavar="HOST:PORT",
+                   help="also serve Prometheus metrics of the events and "
+                   "run status at http://HOST:PORT/metrics (needs "
+                   "prometheus_client)")
     p.add_argument("--reconnect", action="store_true",
                    help="never give up on a monitor: wait until it is "
                    "there, retry its failures, reconnect when it closes")
@@ -111,6 +115,13 @@ def _positive_int(text: str) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     _warn_unknown_events(args.event or ())
+    args.observer = None
+    if args.metrics:
+        if args.event or args.state:
+            raise CLIError("--metrics counts every event: it goes without "
+                           "--event and --state")
+        from .metrics import start_exporter
+        args.observer = start_exporter(args.metrics)
     named, patterns = split(args.addresses)
     first = list(named)
     for pattern in patterns:
@@ -457,6 +468,8 @@ class Watch:
         except Exception as exc:
             return describe(address, exc), True
         finally:
+            if self.args.observer is not None:
+                self.args.observer.detached(address, client.decode_errors)
             await self.close(client)
         closed = client.closed_reason
         return describe(address, closed or QMPError("closed")), False
@@ -486,8 +499,14 @@ class Watch:
                         lambda: fmt.change(address, change))):
                     return
         else:
+            observer = self.args.observer
+            if observer is not None:
+                observer.attached(address,
+                                  await client.execute("query-status"))
             notes.note(watching)
             async for event in client.events():
+                if observer is not None:
+                    observer.event(address, event, client.decode_errors)
                 if not self.emit(self.line(
                         address, f"event {event.name}",
                         lambda: fmt.event(address, event))):
