@@ -3,9 +3,14 @@
  *
  * One explicit state machine; every state can be suspended at any byte, so a
  * message split anywhere costs what it costs in one piece.  Containers are
- * tracked on caller-owned stacks (no recursion).  Strings are scanned 16 or
- * 8 bytes at a time; only quotes, backslashes, control bytes and non-ASCII
- * bytes leave the fast loop.
+ * tracked on caller-owned stacks (no recursion).
+ *
+ * Code paths (s->simd, run.lv): the scalar one reads byte by byte and is
+ * the reference; the SIMD ones (SSE2, AVX2 chosen at run time, NEON) give
+ * the same records, finding string ends 16 or 32 bytes at a time (only
+ * quotes, backslashes, control bytes and non-ASCII bytes leave the loop),
+ * white space runs in blocks, runs of UTF-8 sequences in place, and
+ * reading containers the schema tracks nothing inside with skip_value.
  *
  * Map of the scanner.  qmpf_scan (the driver, at the end of the file) loops
  * over the state, which s->state keeps between calls, and calls the reader
@@ -84,9 +89,6 @@ enum {
     ACT_BAD = -4   /* a bad record was written */
 };
 
-#ifndef TREE_SKIP
-#define TREE_SKIP 1
-#endif
 enum { N_START, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
 
 static inline int in_message_state(int st)
@@ -1788,7 +1790,7 @@ RUN_FN int read_value(scan_run *r)
     switch (c) {
     case '{':
     case '[':
-        if (TREE_SKIP && r->lv != QMPF_SIMD_SCALAR && abs_pos(r, p) >= s->skip_after &&
+        if (r->lv != QMPF_SIMD_SCALAR && abs_pos(r, p) >= s->skip_after &&
             (nd < 0 || ((uint32_t)nd < 64 && !(s->parents >> nd & 1)))) {
             /* nothing tracked inside: validate it in one loop, where the
              * general path would look up every key */
