@@ -2,16 +2,20 @@
 
 MB/s comes from one ``qmpf_scan`` call over a whole generated stream with
 the Decoder's real schemas (every event delivered, and the filter job's
-``events={"BLOCK_IO_ERROR"}``).  Instructions per byte come from
+``events={"BLOCK_IO_ERROR"}``), and over a stream of events carrying long
+strings, on each code path of the scanner (scalar, and the SIMD one this
+CPU runs).  ``--write DIR`` saves the three streams for
+benchmarks/c/bench_scan.c.  Instructions per byte come from
 ``valgrind --tool=callgrind`` on ``benchmarks/c/bench_scan.c`` where
 valgrind is installed: a count that does not move with machine noise.
 
-    python -m benchmarks.scanner [--size-mb 20]
+    python -m benchmarks.scanner [--size-mb 20] [--write DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -25,8 +29,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def scan_rate(stream, events=None, repeat=5):
-    """Best MB/s of one qmpf_scan call over ``stream``."""
+def long_strings_stream(size: int, length: int = 16384) -> bytes:
+    """QEMU-shaped events whose data carries one string of ``length``
+    ASCII bytes (a guest panic message, a long device path): where the
+    string loop is all the work."""
+    text = ("guest message: " * (length // 15 + 1))[:length]
+    parts, total, i = [], 0, 0
+    while total < size:
+        line = ('{"timestamp": {"seconds": %d, "microseconds": %d}, '
+                '"event": "GUEST_PANICKED", "data": {"action": "pause", '
+                '"info": {"type": "s390", "reason": %s}}}\r\n'
+                % (1732442400 + i, i % 1000000, json.dumps(text))).encode()
+        parts.append(line)
+        total += len(line)
+        i += 1
+    return b"".join(parts)
+
+
+def scan_rate(stream, events=None, repeat=5, simd=None):
+    """Median MB/s of one qmpf_scan call over ``stream`` and the number
+    of records; ``simd`` a code path (QMPF_SIMD_*), default the scanner's
+    own choice."""
     from qmpfast.scan.cffi_backend import _tables
     from qmpfast.scan._qmpscan import ffi, lib
     from qmpfast.decoder import _schema
@@ -42,15 +65,18 @@ def scan_rate(stream, events=None, repeat=5):
     partial = ffi.new("uint32_t[]", nw)
     n = ffi.new("size_t *")
     data = ffi.from_buffer("uint8_t[]", stream)
-    best = float("inf")
+    times = []
     for _ in range(repeat):
         scanner = ffi.new("qmpf_scanner *")
         lib.qmpf_init(scanner, tables.schema, kinds, nodes, partial, 1024,
                       64 << 20, 0)
+        if simd is not None:
+            scanner.simd = simd
         t0 = time.perf_counter()
         lib.qmpf_scan(scanner, data, len(stream), 0, recs, slots, room, n)
-        best = min(best, time.perf_counter() - t0)
-    return len(stream) / best / 1e6, n[0]
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return len(stream) / times[len(times) // 2] / 1e6, n[0]
 
 
 def instructions_per_byte(stream):
@@ -85,16 +111,41 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--write", metavar="DIR",
+                        help="save the streams as DIR/{route,filter,"
+                        "long}.qmp")
     args = parser.parse_args(argv)
+    from qmpfast.scan._qmpscan import lib
+
     n_events = int(args.size_mb * 1e6 / 220)
     stream = make_stream(n_events=n_events, seed=args.seed)
     filt = make_stream(n_events=n_events, seed=args.seed, mix="filter")
-    rate, n = scan_rate(stream)
-    print(f"stream: {len(stream) / 1e6:.1f} MB, {n} messages, "
-          f"{len(stream) / n:.0f} B/message")
-    print(f"scanner, every event:        {rate:8.0f} MB/s")
-    rate, kept = scan_rate(filt, {"BLOCK_IO_ERROR"})
-    print(f"scanner, filter (1% kept):   {rate:8.0f} MB/s ({kept} kept)")
+    longs = long_strings_stream(int(args.size_mb * 1e6))
+    if args.write:
+        os.makedirs(args.write, exist_ok=True)
+        for name, data in (("route", stream), ("filter", filt),
+                           ("long", longs)):
+            with open(os.path.join(args.write, name + ".qmp"), "wb") as f:
+                f.write(data)
+    paths = [("scalar", lib.QMPF_SIMD_SCALAR)]
+    best = lib.qmpf_simd_default()
+    names = {lib.QMPF_SIMD_SSE2: "sse2", lib.QMPF_SIMD_AVX2: "avx2",
+             lib.QMPF_SIMD_NEON: "neon"}
+    if best in names:
+        paths.append((names[best], best))
+    print(f"stream: {len(stream) / 1e6:.1f} MB, {stream.count(10)} "
+          f"messages, {len(stream) / stream.count(10):.0f} B/message")
+    for label, data, events in (("every event", stream, None),
+                                ("filter (1% kept)", filt,
+                                 {"BLOCK_IO_ERROR"}),
+                                ("long strings", longs, None)):
+        lines = data.count(10)
+        for name, simd in paths:
+            rate, n = scan_rate(data, events, args.repeat, simd)
+            print(f"scanner, {label:17} {name:6}: {rate:8.0f} MB/s, "
+                  f"{len(data) / rate * 1e3 / lines:8.1f} ns/message "
+                  f"({n} records)")
     ipb = instructions_per_byte(stream[:2_000_000])
     if ipb is None:
         print("instructions/byte: valgrind not installed")

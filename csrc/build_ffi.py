@@ -58,7 +58,8 @@ typedef struct {
     ...;
 } qmpf_schema;
 
-typedef struct { int64_t pos; int64_t msg_start; ...; } qmpf_scanner;
+typedef struct { int64_t pos; int64_t msg_start; int32_t simd; ...; }
+    qmpf_scanner;
 
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       uint32_t parent, uint32_t off, uint32_t len,
@@ -71,6 +72,8 @@ int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
               size_t *n_recs);
 int64_t qmpf_keep_from(const qmpf_scanner *s);
 int qmpf_in_message(const qmpf_scanner *s);
+int qmpf_simd_default(void);
+int qmpf_simd_supported(int simd);
 """
 
 ffibuilder = cffi.FFI()

@@ -3,9 +3,14 @@
  *
  * One explicit state machine; every state can be suspended at any byte, so a
  * message split anywhere costs what it costs in one piece.  Containers are
- * tracked on caller-owned stacks (no recursion).  Strings are scanned 16 or
- * 8 bytes at a time; only quotes, backslashes, control bytes and non-ASCII
- * bytes leave the fast loop.
+ * tracked on caller-owned stacks (no recursion).
+ *
+ * Code paths (s->simd, run.lv): the scalar one reads byte by byte and is
+ * the reference; the SIMD ones (SSE2, AVX2 chosen at run time, NEON) give
+ * the same records, finding string ends 16 or 32 bytes at a time (only
+ * quotes, backslashes, control bytes and non-ASCII bytes leave the loop),
+ * white space runs in blocks, runs of UTF-8 sequences in place, and
+ * reading containers the schema tracks nothing inside with skip_value.
  *
  * Map of the scanner.  qmpf_scan (the driver, at the end of the file) loops
  * over the state, which s->state keeps between calls, and calls the reader
@@ -51,6 +56,7 @@
  */
 #include "qmpscan.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__GNUC__)
@@ -102,9 +108,71 @@ static inline int leave(const uint8_t **pp, const uint8_t *p, int result)
 static const uint8_t is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
                                    ['\r'] = 1};
 
-/* The first byte in [p, end) that is not JSON white space, or end. */
-static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define QMPF_SSE2 1
+#endif
+#if defined(__GNUC__) && defined(__x86_64__) && defined(QMPF_SSE2)
+#include <immintrin.h> /* AVX2 only in functions built for it (target) */
+#define QMPF_AVX2 1
+#endif
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define QMPF_NEON 1
+#endif
+
+/* skip_ws for runs of two or more white space bytes (indented input), 16
+ * bytes at a time; out of line, as most runs are one ' ' or none. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static const uint8_t *skip_ws_run(const uint8_t *p, const uint8_t *end)
 {
+#if defined(QMPF_SSE2)
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i ws = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
+        unsigned bits = ~(unsigned)_mm_movemask_epi8(ws) & 0xFFFFu;
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += 16;
+    }
+#elif defined(QMPF_NEON)
+    while (end - p >= 16) {
+        uint8x16_t v = vld1q_u8(p);
+        uint8x16_t ws = vorrq_u8(
+            vorrq_u8(vceqq_u8(v, vdupq_n_u8(' ')),
+                     vceqq_u8(v, vdupq_n_u8('\n'))),
+            vorrq_u8(vceqq_u8(v, vdupq_n_u8('\t')),
+                     vceqq_u8(v, vdupq_n_u8('\r'))));
+        if (vminvq_u8(ws) == 0)
+            break; /* a byte that is not white space: bytewise */
+        p += 16;
+    }
+#endif
+    while (p < end && is_ws[*p])
+        p++;
+    return p;
+}
+
+/* The first byte in [p, end) that is not JSON white space, or end.  Off
+ * the scalar path (lv, a QMPF_SIMD_* code path) the usual cases, no white
+ * space or one ' ', cost a compare or two, and longer runs go to
+ * skip_ws_run. */
+static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end,
+                                     int lv)
+{
+    if (lv != QMPF_SIMD_SCALAR) {
+        if (p < end && *p > ' ')
+            return p;
+        if (end - p >= 2 && *p == ' ' && p[1] > ' ')
+            return p + 1;
+        return skip_ws_run(p, end);
+    }
     while (p < end && is_ws[*p])
         p++;
     return p;
@@ -170,11 +238,6 @@ static inline uint64_t digits_value(uint64_t w, unsigned k)
 }
 #endif
 
-#if defined(__SSE2__) && defined(__GNUC__)
-#include <emmintrin.h>
-#define QMPF_SSE2 1
-#endif
-
 /* 1 for bytes that end a run of plain string bytes: '"', '\\', control
  * bytes and non-ASCII bytes. */
 static const uint8_t special_table[256] = {
@@ -196,22 +259,104 @@ static const uint8_t special_table[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-/* The first byte in [p, end) that is not a plain string byte, or end. */
-static inline const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end)
-{
 #if defined(QMPF_SSE2)
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i slash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed: bytes >= 0x80 are negative, so "< 0x20" catches them */
-        __m128i m = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
-            _mm_cmplt_epi8(v, space));
-        int bits = _mm_movemask_epi8(m);
+/* Bit i set when byte i of the 16 at p is '"', '\\', < 0x20 or >= 0x80. */
+static inline int sse2_specials(const uint8_t *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed: bytes >= 0x80 are negative, so "< 0x20" takes them */
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return _mm_movemask_epi8(m);
+}
+#endif
+
+#if defined(QMPF_AVX2)
+/* skip_plain 64 and 32 bytes at a time, for long strings (out of line: a
+ * call that only long runs pay); stops where fewer than 32 bytes are left
+ * or at the first special byte. */
+__attribute__((target("avx2"), noinline)) static const uint8_t *
+skip_plain_avx2(const uint8_t *p, const uint8_t *end)
+{
+    const __m256i quote = _mm256_set1_epi8('"');
+    const __m256i slash = _mm256_set1_epi8('\\');
+    const __m256i space = _mm256_set1_epi8(0x20);
+#define QMPF_SPECIAL256(v)                                                 \
+    _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote),           \
+                                    _mm256_cmpeq_epi8(v, slash)),          \
+                    _mm256_cmpgt_epi8(space, v))
+    while (end - p >= 64) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        __m256i b =
+            _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        __m256i ma = QMPF_SPECIAL256(a), mb = QMPF_SPECIAL256(b);
+        if (!_mm256_testz_si256(_mm256_or_si256(ma, mb),
+                                _mm256_or_si256(ma, mb))) {
+            uint64_t bits =
+                (uint32_t)_mm256_movemask_epi8(ma) |
+                ((uint64_t)(uint32_t)_mm256_movemask_epi8(mb) << 32);
+            return p + __builtin_ctzll(bits);
+        }
+        p += 64;
+    }
+    while (end - p >= 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        unsigned bits = (unsigned)_mm256_movemask_epi8(QMPF_SPECIAL256(a));
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += 32;
+    }
+#undef QMPF_SPECIAL256
+    return p;
+}
+#endif
+
+/* The first byte in [p, end) that is not a plain string byte, or end; lv
+ * is the code path (QMPF_SIMD_*). */
+static inline const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end,
+                                        int lv)
+{
+    if (lv == QMPF_SIMD_SCALAR) {
+        while (p < end && !special_table[*p])
+            p++;
+        return p;
+    }
+#if defined(QMPF_SSE2)
+    if (end - p >= 16) {
+        int bits = sse2_specials(p);
         if (bits)
             return p + __builtin_ctz((unsigned)bits);
+        p += 16;
+#if defined(QMPF_AVX2)
+        /* past the first 16 bytes the string is a long one */
+        if (lv == QMPF_SIMD_AVX2 && end - p >= 64)
+            p = skip_plain_avx2(p, end);
+#endif
+        while (end - p >= 16) {
+            bits = sse2_specials(p);
+            if (bits)
+                return p + __builtin_ctz((unsigned)bits);
+            p += 16;
+        }
+    }
+#elif defined(QMPF_NEON)
+    while (end - p >= 16) {
+        uint8x16_t v = vld1q_u8(p);
+        uint8x16_t m = vorrq_u8(
+            vorrq_u8(vceqq_u8(v, vdupq_n_u8('"')),
+                     vceqq_u8(v, vdupq_n_u8('\\'))),
+            vorrq_u8(vcltq_u8(v, vdupq_n_u8(0x20)),
+                     vcgeq_u8(v, vdupq_n_u8(0x80))));
+        if (vmaxvq_u8(m)) {
+            /* four bits per byte: the first set nibble is the byte */
+            uint64_t bits = vget_lane_u64(
+                vreinterpret_u64_u8(
+                    vshrn_n_u16(vreinterpretq_u16_u8(m), 4)),
+                0);
+            return p + (__builtin_ctzll(bits) >> 2);
+        }
         p += 16;
     }
 #endif
@@ -256,6 +401,27 @@ static inline int utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi)
         return 3;
     }
     return 0;
+}
+
+/* The end of the run of complete, valid UTF-8 sequences of two to four
+ * bytes from p: the first ASCII byte, or the first sequence that is cut
+ * by end or invalid (scan_string then reads that one bytewise, and reports
+ * its error at the very byte the scalar path does).  The QEMU strings that
+ * are not ASCII (names, paths, messages) have a few such runs each. */
+static inline const uint8_t *utf8_run(const uint8_t *p, const uint8_t *end)
+{
+    while (p < end && *p >= 0x80) {
+        uint8_t lo, hi;
+        int need = utf8_lead(*p, &lo, &hi);
+        if (!need || end - p <= need || p[1] < lo || p[1] > hi)
+            break;
+        if (need >= 2 && (p[2] & 0xC0) != 0x80)
+            break;
+        if (need == 3 && (p[3] & 0xC0) != 0x80)
+            break;
+        p += need + 1;
+    }
+    return p;
 }
 
 /* ==== the key table: hash, insert, lookup ============================== */
@@ -557,6 +723,7 @@ static int scan_string(qmpf_scanner *s, const uint8_t **pp,
 {
     const uint8_t *p = *pp;
     const int cap = s->str_mode != 0;
+    const int lv = s->simd;
 
     for (;;) {
         const uint8_t *run;
@@ -565,7 +732,7 @@ static int scan_string(qmpf_scanner *s, const uint8_t **pp,
         if (r != 1)
             return leave(pp, p, r);
         run = p;
-        p = skip_plain(p, end);
+        p = skip_plain(p, end, lv);
         if (p == end) {
             if (cap)
                 capture(s, run, (size_t)(p - run));
@@ -590,6 +757,15 @@ static int scan_string(qmpf_scanner *s, const uint8_t **pp,
         /* a UTF-8 lead byte; string_pending checks what must follow it */
         if (s->str_type == QMPF_T_STR_ASCII)
             s->str_type = QMPF_T_STR_UTF8;
+        if (lv != QMPF_SIMD_SCALAR) { /* whole sequences in a row */
+            const uint8_t *q = utf8_run(p, end);
+            if (q != p) {
+                if (cap)
+                    capture(s, run, (size_t)(q - run));
+                p = q;
+                continue;
+            }
+        }
         need = utf8_lead(c, &s->u8lo, &s->u8hi);
         if (!need)
             return leave(pp, p, -QMPF_E_BAD_UTF8);
@@ -871,7 +1047,7 @@ typedef struct {
  * [p, end) up to the name's closing quote, within max_size with room for
  * ", \"data\": "; its pieces in *e. */
 static inline int read_envelope(const uint8_t *p, const uint8_t *end,
-                                uint64_t max_size, envelope *e)
+                                uint64_t max_size, int lv, envelope *e)
 {
     if ((size_t)(end - p) <= ENV_TS_LEN + 48 ||
         !same_bytes(p, env_ts, ENV_TS_LEN))
@@ -887,7 +1063,7 @@ static inline int read_envelope(const uint8_t *p, const uint8_t *end,
         !same_bytes(e->us_b, env_ev, ENV_EV_LEN))
         return 0;
     e->name_a = e->us_b + ENV_EV_LEN;
-    e->name_b = skip_plain(e->name_a, end);
+    e->name_b = skip_plain(e->name_a, end, lv);
     if (e->name_b >= end || *e->name_b != '"' ||
         e->name_b - e->name_a > QMPF_CAPTURE_MAX)
         return 0;
@@ -896,28 +1072,35 @@ static inline int read_envelope(const uint8_t *p, const uint8_t *end,
 
 /* After white space, a plain ASCII key and its ':' at p: the byte after
  * the ':', or NULL. */
-static inline const uint8_t *skip_key(const uint8_t *p, const uint8_t *end)
+static inline const uint8_t *skip_key(const uint8_t *p, const uint8_t *end,
+                                     int lv)
 {
-    p = skip_ws(p, end);
+    p = skip_ws(p, end, lv);
     if (p == end || *p != '"')
         return NULL;
-    p = skip_plain(p + 1, end);
+    p = skip_plain(p + 1, end, lv);
     if (p == end || *p != '"')
         return NULL;
-    p = skip_ws(p + 1, end);
+    p = skip_ws(p + 1, end, lv);
     if (p == end || *p != ':')
         return NULL;
     return p + 1;
 }
 
-/* A number at p, ended by a byte before end: the byte after it, or NULL. */
+/* A number at p, ended by a byte before end: the byte after it, or NULL
+ * (also for an integer of more than 18 digits, which flags its message:
+ * the general path reads it). */
 static inline const uint8_t *skip_number(const uint8_t *p,
                                          const uint8_t *end)
 {
+    const uint8_t *digits;
     p += *p == '-';
     if (p == end || !is_digit(*p))
         return NULL;
+    digits = p;
     p = *p == '0' ? p + 1 : skip_digits(p, end);
+    if (p - digits > 18)
+        return NULL;
     if (p < end && *p == '.') {
         p++;
         if (p == end || !is_digit(*p))
@@ -938,11 +1121,11 @@ static inline const uint8_t *skip_number(const uint8_t *p,
 /* A plain ASCII string, a number or a literal at p: the byte after it, or
  * NULL. */
 static inline const uint8_t *skip_scalar(const uint8_t *p,
-                                         const uint8_t *end)
+                                         const uint8_t *end, int lv)
 {
     uint8_t c = *p;
     if (c == '"') {
-        p = skip_plain(p + 1, end);
+        p = skip_plain(p + 1, end, lv);
         return p == end || *p != '"' ? NULL : p + 1;
     }
     if (c == '-' || is_digit(c))
@@ -958,73 +1141,90 @@ static inline const uint8_t *skip_scalar(const uint8_t *p,
 }
 
 /*
- * The data of an event the filter drops needs validating only.  skip_value
- * reads a value lying wholly in [p, end) in one tight loop, with no state
- * kept between tokens, when it uses only the common forms: plain ASCII
- * strings, numbers, literals, and objects and arrays nested less than 64
- * deep (and within max_depth, the message being at depth 1).  It returns
- * the byte after the value, or NULL when anything else comes up (an escape,
- * UTF-8, an error, the end of the buffer): the general path then reads the
- * same value from p, and reports what it finds there.
+ * The data of an event the filter drops, and any container the schema
+ * tracks nothing inside, need validating only.  skip_value reads a value
+ * lying wholly in [p, end) in one tight loop, with no state kept between
+ * tokens, when it uses only the common forms: plain ASCII strings, numbers
+ * (integers of up to 18 digits), literals, and objects and arrays nested
+ * less than 64 levels below depth, the depth of the container it is in
+ * (and within max_depth).  It returns the byte after the value, or NULL
+ * when anything else comes up (an escape, UTF-8, an error, the end of the
+ * buffer): the general path then reads the same value from p, and reports
+ * what it finds there.
  */
 static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end,
-                                 uint32_t max_depth)
+                                 uint32_t depth, uint32_t max_depth, int lv,
+                                 const uint8_t **stop)
 {
-    uint64_t objects = 0; /* bit d: the container at depth d+2 is an object */
-    uint32_t depth = 1;   /* the depth of the message's own object */
+    uint64_t objects = 0; /* bit i: the container i + 1 levels below depth
+                             is an object */
+    uint32_t d = 0;       /* levels open below depth */
+    const uint8_t *q;
 
     for (;;) {
         uint8_t c;
         /* a value */
-        p = skip_ws(p, end);
+        p = skip_ws(p, end, lv);
         if (p == end)
-            return NULL;
+            goto fail;
         c = *p;
         if (c == '{' || c == '[') {
-            if (depth >= max_depth || depth >= 64)
-                return NULL;
-            objects = c == '{' ? objects | (1ull << (depth - 1))
-                               : objects & ~(1ull << (depth - 1));
-            depth++;
-            p = skip_ws(p + 1, end);
+            if (depth + d >= max_depth || d >= 64)
+                goto fail;
+            objects = c == '{' ? objects | (1ull << d)
+                               : objects & ~(1ull << d);
+            d++;
+            p = skip_ws(p + 1, end, lv);
             if (p == end)
-                return NULL;
+                goto fail;
             if (*p != (c == '{' ? '}' : ']')) {
-                if (c == '{' && !(p = skip_key(p, end)))
-                    return NULL;
+                if (c == '{') {
+                    if (!(q = skip_key(p, end, lv)))
+                        goto fail;
+                    p = q;
+                }
                 continue; /* the first member */
             }
             p++;
-            depth--;
-        } else if (!(p = skip_scalar(p, end))) {
-            return NULL;
+            d--;
+        } else {
+            if (!(q = skip_scalar(p, end, lv)))
+                goto fail;
+            p = q;
         }
         /* after a value: closing brackets, up to a ',' */
         for (;;) {
-            if (depth == 1)
+            if (d == 0)
                 return p;
-            p = skip_ws(p, end);
+            p = skip_ws(p, end, lv);
             if (p == end)
-                return NULL;
-            c = *p++;
-            if (objects & (1ull << (depth - 2))) {
+                goto fail;
+            c = *p;
+            if (objects & (1ull << (d - 1))) {
                 if (c == '}') {
-                    depth--;
+                    p++;
+                    d--;
                     continue;
                 }
-                if (c != ',' || !(p = skip_key(p, end)))
-                    return NULL;
+                if (c != ',' || !(q = skip_key(p + 1, end, lv)))
+                    goto fail;
+                p = q;
             } else {
                 if (c == ']') {
-                    depth--;
+                    p++;
+                    d--;
                     continue;
                 }
                 if (c != ',')
-                    return NULL;
+                    goto fail;
+                p++;
             }
             break;
         }
     }
+fail:
+    *stop = p; /* the token it could not take starts here */
+    return NULL;
 }
 
 /* ==== records, slots and errors ======================================== */
@@ -1045,6 +1245,7 @@ typedef struct {
     int64_t *recs;
     size_t n, max_recs;  /* records written, room */
     int st;              /* the state (s->state between calls) */
+    int lv;              /* the code path, s->simd */
     int code;            /* ACT_FAIL: the error */
     const uint8_t *errp; /*           and its byte */
 } scan_run;
@@ -1320,13 +1521,16 @@ RUN_FN int skip_dropped_data(scan_run *r)
     const uint8_t *lim = (uint64_t)(r->end - mstart) > s->max_size
                              ? mstart + s->max_size
                              : r->end;
-    const uint8_t *after = skip_value(r->p, lim, s->max_depth);
+    const uint8_t *stop;
+    const uint8_t *after = skip_value(r->p, lim, 1, s->max_depth, r->lv,
+                                      &stop);
     s->val_node = -1;
     s->skipped = 1;
     if (after) {
         r->p = after;
         return ST_AFTER;
     }
+    s->skip_after = abs_pos(r, stop);
     return ST_VALUE;
 }
 
@@ -1338,7 +1542,7 @@ RUN_FN int take_envelope(scan_run *r)
     const qmpf_schema *sc = r->sc;
     const uint8_t *p = r->p, *q;
     envelope e;
-    if (!read_envelope(p, r->end, s->max_size, &e))
+    if (!read_envelope(p, r->end, s->max_size, r->lv, &e))
         return -1;
     env_slot(r, s->env_nodes[ENV_TS], p + ENV_TS_VALUE, e.us_b + 1,
              QMPF_T_OBJECT);
@@ -1368,7 +1572,7 @@ RUN_FN int take_envelope(scan_run *r)
 RUN_FN int begin_message(scan_run *r)
 {
     qmpf_scanner *s = r->s;
-    const uint8_t *p = skip_ws(r->p, r->end);
+    const uint8_t *p = skip_ws(r->p, r->end, r->lv);
     int st;
     r->p = p;
     if (p == r->end)
@@ -1426,12 +1630,12 @@ RUN_FN int read_key(scan_run *r)
 {
     qmpf_scanner *s = r->s;
     const uint8_t *const end = r->end;
-    const uint8_t *p = skip_ws(r->p, end);
+    const uint8_t *p = skip_ws(r->p, end, r->lv);
     r->p = p;
     if (p == end)
         return ACT_OUT;
     if (*p == '"') {
-        const uint8_t *k = p + 1, *q = skip_plain(k, end);
+        const uint8_t *k = p + 1, *q = skip_plain(k, end, r->lv);
         int32_t parent = s->nodes[s->depth];
         if (q < end && *q == '"') {
             s->val_node = parent >= 0 && q - k <= QMPF_CAPTURE_MAX
@@ -1443,7 +1647,7 @@ RUN_FN int read_key(scan_run *r)
                 r->p = p + 1 + (p + 1 < end && p[1] == ' ');
                 return ST_VALUE;
             }
-            p = skip_ws(p, end);
+            p = skip_ws(p, end, r->lv);
             r->p = p;
             if (p < end && *p == ':') {
                 r->p = p + 1;
@@ -1481,7 +1685,7 @@ RUN_FN int key_string(scan_run *r)
 /* ST_COLON */
 RUN_FN int read_colon(scan_run *r)
 {
-    const uint8_t *p = skip_ws(r->p, r->end);
+    const uint8_t *p = skip_ws(r->p, r->end, r->lv);
     r->p = p;
     if (p == r->end)
         return ACT_OUT;
@@ -1509,7 +1713,7 @@ RUN_FN int open_container(scan_run *r, int32_t nd, uint8_t c)
 RUN_FN int string_value(scan_run *r, int32_t nd)
 {
     qmpf_scanner *s = r->s;
-    const uint8_t *p = r->p, *q = skip_plain(p + 1, r->end);
+    const uint8_t *p = r->p, *q = skip_plain(p + 1, r->end, r->lv);
     int is_event = nd >= 0 && r->sc->nodes[nd].role == QMPF_ROLE_EVENT;
     if (q < r->end && *q == '"') {
         write_slot(r, nd, abs_pos(r, q), QMPF_T_STR_ASCII);
@@ -1569,7 +1773,7 @@ RUN_FN int literal_value(scan_run *r, int32_t nd, uint8_t c)
 RUN_FN int read_value(scan_run *r)
 {
     qmpf_scanner *s = r->s;
-    const uint8_t *p = skip_ws(r->p, r->end);
+    const uint8_t *p = skip_ws(r->p, r->end, r->lv);
     int32_t nd;
     uint8_t c;
     r->p = p;
@@ -1586,6 +1790,22 @@ RUN_FN int read_value(scan_run *r)
     switch (c) {
     case '{':
     case '[':
+        if (r->lv != QMPF_SIMD_SCALAR && abs_pos(r, p) >= s->skip_after &&
+            (nd < 0 || ((uint32_t)nd < 64 && !(s->parents >> nd & 1)))) {
+            /* nothing tracked inside: validate it in one loop, where the
+             * general path would look up every key */
+            const uint8_t *stop, *q = skip_value(p, r->end, s->depth,
+                                                 s->max_depth, r->lv, &stop);
+            if (q) {
+                r->p = q;
+                write_slot(r, nd, abs_pos(r, q),
+                           c == '{' ? QMPF_T_OBJECT : QMPF_T_ARRAY);
+                return ST_AFTER;
+            }
+            /* read by the general path; containers that begin before
+             * stop would fail there again, so they are not tried */
+            s->skip_after = abs_pos(r, stop);
+        }
         return open_container(r, nd, c);
     case '"':
         return string_value(r, nd);
@@ -1679,7 +1899,7 @@ RUN_FN int read_after(scan_run *r)
 {
     qmpf_scanner *s = r->s;
     const uint8_t *const end = r->end;
-    const uint8_t *p = skip_ws(r->p, end);
+    const uint8_t *p = skip_ws(r->p, end, r->lv);
     int in_object;
     uint8_t c;
     r->p = p;
@@ -1729,6 +1949,57 @@ RUN_FN int read_members(scan_run *r)
     }
 }
 
+int qmpf_simd_supported(int simd)
+{
+    switch (simd) {
+    case QMPF_SIMD_SCALAR:
+        return 1;
+#if defined(QMPF_SSE2)
+    case QMPF_SIMD_SSE2:
+        return 1;
+#endif
+#if defined(QMPF_AVX2)
+    case QMPF_SIMD_AVX2:
+        return __builtin_cpu_supports("avx2") != 0;
+#endif
+#if defined(QMPF_NEON)
+    case QMPF_SIMD_NEON:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+int qmpf_simd_default(void)
+{
+    const char *env = getenv("QMPFAST_SCALAR");
+    if (env && env[0] && strcmp(env, "0") != 0)
+        return QMPF_SIMD_SCALAR;
+    if (qmpf_simd_supported(QMPF_SIMD_AVX2))
+        return QMPF_SIMD_AVX2;
+    if (qmpf_simd_supported(QMPF_SIMD_SSE2))
+        return QMPF_SIMD_SSE2;
+    if (qmpf_simd_supported(QMPF_SIMD_NEON))
+        return QMPF_SIMD_NEON;
+    return QMPF_SIMD_SCALAR;
+}
+
+/* Bit n set for each node n < 64 that has members in the key table: the
+ * others are leaves, whose values skip_value may read. */
+static uint64_t parent_nodes(const qmpf_schema *sc)
+{
+    uint64_t bits = 0;
+    if (!sc || !sc->table)
+        return ~0ull;
+    for (uint32_t i = 0; i <= sc->table_mask; i++) {
+        uint32_t parent = sc->table[(size_t)i * QMPF_ENTRY_WORDS];
+        if (parent != 0 && parent - 1 < 64)
+            bits |= 1ull << (parent - 1);
+    }
+    return bits;
+}
+
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
                int32_t *nodes, uint32_t *partial, uint32_t max_depth,
                uint64_t max_size, int64_t start_offset)
@@ -1745,6 +2016,8 @@ void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
     s->state = ST_TOP;
     s->val_node = -1;
     s->name_id = -1;
+    s->simd = qmpf_simd_default();
+    s->parents = parent_nodes(schema);
     init_envelope(s);
 }
 
@@ -1782,6 +2055,7 @@ int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
     run.max_recs = max_recs;
     run.code = 0;
     run.errp = NULL;
+    run.lv = s->simd;
     enter(r, s->state);
     if (in_message_state(run.st))
         memcpy(run.cur, s->partial, run.nw * sizeof(uint32_t));

@@ -122,6 +122,16 @@
 
 #define QMPF_CAPTURE_MAX 128 /* longest key or event name matched by bytes */
 
+/* Code paths of the scanner (qmpf_scanner.simd).  Every path writes the
+ * same records; SCALAR reads one byte at a time and is the reference.  The
+ * others find string ends, white space and UTF-8 runs in blocks of 16
+ * (SSE2, NEON) or 32 (AVX2) bytes, and skip untracked containers in one
+ * tight loop. */
+#define QMPF_SIMD_SCALAR 0
+#define QMPF_SIMD_SSE2 1
+#define QMPF_SIMD_AVX2 2
+#define QMPF_SIMD_NEON 3
+
 /* One node of the member-path tree (node 0 is the message object). */
 typedef struct {
     int32_t slot;     /* slot of this node's value, or -1 */
@@ -200,6 +210,16 @@ typedef struct {
      * keys (skipped); a message rescanned with that off (noskip) */
     int32_t skipped;
     int32_t noskip;
+    /* containers with nothing tracked inside are read by a fast validator;
+     * where one failed (the general path then reads it), those starting
+     * before skip_after are not tried again; parents: bit n for each node
+     * n < 64 with members in the schema */
+    int64_t skip_after;
+    uint64_t parents;
+
+    /* the code path, QMPF_SIMD_*: qmpf_init sets qmpf_simd_default(); the
+     * caller may then choose another that qmpf_simd_supported() allows */
+    int32_t simd;
 } qmpf_scanner;
 
 /* Insert (parent, pool[off:off+len]) -> value.  Returns 0, or -1 when the
@@ -207,6 +227,14 @@ typedef struct {
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       uint32_t parent, uint32_t off, uint32_t len,
                       int32_t value);
+
+/* The best code path this CPU runs, or QMPF_SIMD_SCALAR when the
+ * environment variable QMPFAST_SCALAR is set to anything but "" or "0";
+ * qmpf_init reads both, once per scanner. */
+int qmpf_simd_default(void);
+
+/* 1 when this CPU runs code path simd (QMPF_SIMD_*), else 0. */
+int qmpf_simd_supported(int simd);
 
 /* Prepare a scanner.  kinds: max_depth + 1 bytes, nodes: max_depth + 1
  * int32, partial: schema->n_slots * 3 uint32, all owned by the caller. */

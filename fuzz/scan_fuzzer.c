@@ -389,8 +389,9 @@ typedef struct {
     uint32_t *partial;
 } scanner;
 
+/* simd: the code path (QMPF_SIMD_*), or -1 for the scanner's choice */
 static void scanner_init(scanner *sc, const qmpf_schema *schema,
-                         uint32_t max_depth, uint64_t max_size)
+                         uint32_t max_depth, uint64_t max_size, int simd)
 {
     sc->kinds = malloc(max_depth + 1);
     sc->nodes = malloc((max_depth + 1) * sizeof(int32_t));
@@ -400,6 +401,9 @@ static void scanner_init(scanner *sc, const qmpf_schema *schema,
               max_size, 0);
     CHECK(sc->s.pos == 0 && qmpf_keep_from(&sc->s) == 0);
     CHECK(!qmpf_in_message(&sc->s));
+    CHECK(qmpf_simd_supported(sc->s.simd));
+    if (simd >= 0)
+        sc->s.simd = simd;
 }
 
 static void scanner_free(scanner *sc)
@@ -488,7 +492,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
     config cf;
-    output whole = {0}, split = {0};
+    output whole = {0}, split = {0}, scalar = {0};
     scanner sc;
     uint32_t max_depth;
     size_t max_recs;
@@ -515,8 +519,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         uint8_t *buf = malloc(cf.size ? cf.size : 1);
         memcpy(buf, cf.data, cf.size);
-        scanner_init(&sc, cf.schema, max_depth, cf.max_size);
+        scanner_init(&sc, cf.schema, max_depth, cf.max_size, -1);
         scan_all(&sc, buf, cf.size, 0, cf.size + 1, &whole);
+        scanner_free(&sc);
+        /* and on the scalar path, the reference of the SIMD ones */
+        scanner_init(&sc, cf.schema, max_depth, cf.max_size,
+                     QMPF_SIMD_SCALAR);
+        scan_all(&sc, buf, cf.size, 0, cf.size + 1, &scalar);
         scanner_free(&sc);
         free(buf);
     }
@@ -529,7 +538,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *kept = NULL;
         size_t kept_len = 0;
         size_t max_chunk = 1 + (rng_next(&rng) % 4 == 0 ? 3 : 64);
-        scanner_init(&sc, cf.schema, max_depth, cf.max_size);
+        scanner_init(&sc, cf.schema, max_depth, cf.max_size,
+                     rng_next(&rng) % 2 ? -1 : QMPF_SIMD_SCALAR);
         while (fed < cf.size) {
             size_t chunk = 1 + rng_next(&rng) % max_chunk;
             size_t len, extra = 0;
@@ -565,16 +575,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_records(&cf, &split);
 
-    /* 3. the same records, whatever the chunking */
-    CHECK(whole.n == split.n);
+    /* 3. the same records, whatever the chunking and the code path */
+    CHECK(whole.n == split.n && whole.n == scalar.n);
     for (size_t i = 0; i < whole.n; i++) {
         CHECK(memcmp(whole.recs + i * QMPF_REC_FIELDS,
                      split.recs + i * QMPF_REC_FIELDS,
                      QMPF_REC_FIELDS * sizeof(int64_t)) == 0);
         CHECK(memcmp(whole.slots + i * NW, split.slots + i * NW,
                      NW * sizeof(uint32_t)) == 0);
+        CHECK(memcmp(whole.recs + i * QMPF_REC_FIELDS,
+                     scalar.recs + i * QMPF_REC_FIELDS,
+                     QMPF_REC_FIELDS * sizeof(int64_t)) == 0);
+        CHECK(memcmp(whole.slots + i * NW, scalar.slots + i * NW,
+                     NW * sizeof(uint32_t)) == 0);
     }
     out_free(&whole);
     out_free(&split);
+    out_free(&scalar);
     return 0;
 }

@@ -210,7 +210,15 @@ class Scanner:
     _slots: Any
 
     def __init__(self, schema: Schema, max_message_size: int,
-                 max_depth: int, start: int = 0) -> None:
+                 max_depth: int, start: int = 0,
+                 simd: Optional[int] = None) -> None:
+        """``simd``: the C code path (``QMPF_SIMD_*`` of the header), so
+        that tests can hold every path to the scalar one; by default the
+        fastest this CPU runs, or the scalar one when the environment sets
+        QMPFAST_SCALAR=1."""
+        if simd is not None and not lib.qmpf_simd_supported(simd):
+            raise ValueError(f"code path {simd} does not run on this CPU")
+        self._simd = simd
         self._tables = _tables(schema)
         self._paths = schema.paths
         self._nw = schema.n_slots * K.SLOT_WORDS
@@ -228,6 +236,13 @@ class Scanner:
         max_depth, max_message_size = self._limits
         lib.qmpf_init(self._state, self._tables.schema, self._kinds, self._nodes,
                       self._partial, max_depth, max_message_size, offset)
+        if self._simd is not None:
+            self._state.simd = self._simd
+
+    @property
+    def simd(self) -> int:
+        """The code path this scanner runs (``QMPF_SIMD_*``)."""
+        return self._state.simd  # type: ignore[no-any-return]
 
     @property
     def pos(self) -> int:
