@@ -50,7 +50,7 @@ class Message:
     # copy of (see _own_copy)
     _hot = ()
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: object) -> None:
         """Give the class its own copies of ``__init__``, of its properties
         and of the inherited hot ones (see _own_copy)."""
         super().__init_subclass__(**kwargs)
