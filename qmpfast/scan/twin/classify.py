@@ -20,7 +20,7 @@ keep, and minus the E_* code for a message that is not valid QMP.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .. import _header as K
 from ..records import TAG_BIGTS, TAG_LONGNAME, event_tag
@@ -143,40 +143,44 @@ def make_classifier(schema: Any) -> Classify:
     return classify
 
 
-def envelope(types: list[int], name: str,
+def envelope(types: Sequence[int], nodes: Sequence[int], name: str,
              seconds: int, micros: int) -> dict[str, Any]:
-    """What the json module would give of the members with a role, from the
-    types the state machine saw: ``types`` per role (in the order of
-    ``ROLE_ORDER``, T_ABSENT for a member the message does not have), the event
-    name (its ``LONG_NAME`` stand-in when too long to capture), and the
-    timestamp's integers (``BIG`` for one of more than 18 digits).  Other
-    values are stand-ins of the same JSON type."""
-    t_event, t_ts, t_sec, t_usec, t_return, t_error, t_class, t_desc, \
-        t_qmp, t_execute, t_oob = types
+    """What the json module would give of the members with a role, from
+    what the state machine saw: ``types[nodes[i]]`` is the type of the
+    member of role ``ROLE_ORDER[i]`` (T_ABSENT when the message does not
+    have it); ``name`` the event name (``LONG_NAME`` when too long to
+    capture); the timestamp's integers (``BIG`` for one of more than 18
+    digits).  Other values are stand-ins of their JSON type."""
+    n_event, n_ts, n_sec, n_usec, n_return, n_error, n_class, n_desc, \
+        n_qmp, n_execute, n_oob = nodes
     d: dict[str, Any] = {}
-    if t_event:
-        d[ROLE_KEYS[0]] = name if t_event in STRING_TYPES else _stand_in(t_event)
-    if t_ts == K.T_OBJECT:
-        ts = d[ROLE_KEYS[1]] = {}
-        if t_sec:
-            ts[ROLE_KEYS[2]] = seconds if t_sec == K.T_INT else _stand_in(t_sec)
-        if t_usec:
-            ts[ROLE_KEYS[3]] = micros if t_usec == K.T_INT else _stand_in(t_usec)
-    elif t_ts:
-        d[ROLE_KEYS[1]] = _stand_in(t_ts)
-    if t_error == K.T_OBJECT:
-        e = d[ROLE_KEYS[5]] = {}
-        if t_class:
-            e[ROLE_KEYS[6]] = _stand_in(t_class)
-        if t_desc:
-            e[ROLE_KEYS[7]] = _stand_in(t_desc)
-    elif t_error:
-        d[ROLE_KEYS[5]] = _stand_in(t_error)
-    for t, key in ((t_return, ROLE_KEYS[4]), (t_qmp, ROLE_KEYS[8]),
-                   (t_execute, ROLE_KEYS[9]), (t_oob, ROLE_KEYS[10])):
-        if t:
-            d[key] = _stand_in(t)
+    t = types[n_event]
+    if t:
+        d[_K_EVENT] = name if t in STRING_TYPES else _stand_in(t)
+    t = types[n_ts]
+    if t:
+        d[_K_TS] = ts = _stand_in(t)
+        if t == K.T_OBJECT:
+            _member(ts, _K_SEC, types[n_sec], seconds)
+            _member(ts, _K_USEC, types[n_usec], micros)
+    t = types[n_error]
+    if t:
+        d[_K_ERROR] = e = _stand_in(t)
+        if t == K.T_OBJECT:
+            _member(e, _K_CLASS, types[n_class], 0)
+            _member(e, _K_DESC, types[n_desc], 0)
+    for key, nd in ((_K_RETURN, n_return), (_K_QMP, n_qmp),
+                    (_K_EXECUTE, n_execute), (_K_OOB, n_oob)):
+        if types[nd]:
+            d[key] = _stand_in(types[nd])
     return d
+
+
+def _member(obj: dict[str, Any], key: str, t: int, value: int) -> None:
+    """Member ``key`` of type ``t`` (T_ABSENT: none) in ``obj``; an integer
+    is ``value``."""
+    if t:
+        obj[key] = value if t == K.T_INT else _stand_in(t)
 
 
 def _stand_in(t: int) -> Any:

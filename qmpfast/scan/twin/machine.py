@@ -156,9 +156,9 @@ class Machine(Message):
                 elif c == 0x2D or 0x30 <= c <= 0x39:
                     # fast lane: a number the byte after it ends
                     m = number(buf, p, end)
-                    if m is not None and m.end() < end and \
-                            buf[m.end()] not in b".eE":
-                        p = m.end()
+                    if m is not None and (q := m.end()) < end and \
+                            buf[q] not in b".eE":
+                        p = q
                         isint = m.start(2) < 0 and m.start(3) < 0
                         if isint and m.end(1) - m.start(1) > 18:
                             self._bignum = 1

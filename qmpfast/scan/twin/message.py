@@ -107,7 +107,7 @@ class Message:
         types = self._types
         name = self._name
         tag, sec, usec = self._classify(envelope(
-            [types[nd] for nd in self._role_nodes],
+            types, self._role_nodes,
             LONG_NAME if name is None else name.decode(),
             BIG if self._bigts & 1 else self._seconds,
             BIG if self._bigts & 2 else self._micros))
