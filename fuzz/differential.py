@@ -58,7 +58,7 @@ if "--hypothesis" not in sys.argv and "--replay" not in sys.argv:
 if _ATHERIS is not None:
     with _ATHERIS.instrument_imports(include=["qmpfast"]):
         import qmpfast
-        import qmpfast.scan.python_backend  # noqa: F401
+        import qmpfast.scan.twin  # noqa: F401
         import qmpfast.model.validate  # noqa: F401
 else:
     import qmpfast

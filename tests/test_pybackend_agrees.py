@@ -27,7 +27,7 @@ C = pytest.importorskip(
 
 from qmpfast.scan import _header as K  # noqa: E402
 from qmpfast.scan import records as R  # noqa: E402
-from qmpfast.scan import python_backend as P  # noqa: E402
+from qmpfast.scan import twin as P  # noqa: E402
 from qmpfast.scan.paths import Schema  # noqa: E402
 from qmpfast.scan.paths import MISSING  # noqa: E402
 

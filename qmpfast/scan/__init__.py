@@ -55,7 +55,7 @@ class ScannerType(Protocol):
 _force_python = os.environ.get("QMPFAST_PUREPYTHON", "") not in ("", "0")
 _require_c = os.environ.get("QMPFAST_REQUIRE_C", "") not in ("", "0")
 
-_MODULES = {"c": "qmpfast.scan.cffi_backend", "python": "qmpfast.scan.python_backend"}
+_MODULES = {"c": "qmpfast.scan.cffi_backend", "python": "qmpfast.scan.twin"}
 
 
 def backend(name: str) -> ModuleType:
