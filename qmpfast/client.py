@@ -30,7 +30,7 @@ from .errors import CommandError, NotQMPError, QMPConnectionError
 from .model.messages import Event
 from .protocol import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
                        DEFAULT_TIMEOUT, RETRIED, Backoff, ConnectionInfo,
-                       Inbox, Listener, Outcome, Traffic,
+                       Inbox, Listener, ListenerView, Outcome, Traffic,
                        capabilities_arguments, command_bytes, connect_error,
                        oob_unavailable, parse_address, reply_timeout, result,
                        send_timeout)
@@ -360,23 +360,10 @@ class Client(ConnectionInfo):
         return f"<qmpfast.Client {self.address} {state}>"
 
 
-class EventListener:
+class EventListener(ListenerView["Client"]):
     """Events of the names asked for, queued for this reader alone; made
     by ``Client.listen``.  Reading waits the way ``get_event`` does (the
     reading thread dispatches for every queue)."""
-
-    def __init__(self, client: Client, queue: Listener) -> None:
-        self._client = client
-        self._queue = queue
-
-    @property
-    def names(self) -> frozenset[str] | None:
-        return self._queue.names
-
-    @property
-    def dropped(self) -> int:
-        """Events dropped because this listener's queue was full."""
-        return self._queue.dropped
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event; None after ``timeout`` seconds without one;

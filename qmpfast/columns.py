@@ -22,7 +22,7 @@ from itertools import chain
 from typing import (Any, Callable, Iterable, Iterator, Literal, Optional,
                     Sequence, Union)
 
-from .decoder import (BytesLike, Decoder, Readable, Receiving,
+from .decoder import (BytesLike, Decoder, Readable, Receiving, reader,
                       _error_from_record)
 from .errors import DecodeError, IntegerTooLongError
 from .model.messages import KIND_CLASSES, Message
@@ -539,11 +539,7 @@ def iter_columns(stream: Union[Readable, Receiving], /,
     """Yield the Columns of each chunk read from a binary file or socket
     (empty ones skipped)."""
     decoder = ColumnDecoder(members, **options)
-    read: Callable[[int], bytes]
-    if hasattr(stream, "recv"):
-        read = stream.recv
-    else:
-        read = getattr(stream, "read1", None) or stream.read
+    read = reader(stream)
     while True:
         chunk = read(chunk_size)
         if not chunk:

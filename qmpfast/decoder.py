@@ -566,15 +566,20 @@ class Receiving(Protocol):
     def recv(self, size: int, /) -> bytes: ...
 
 
+def reader(source: Union[Readable, Receiving]) -> Callable[[int], bytes]:
+    """How to read up to n bytes from a binary file or a socket (``read1``
+    where a buffered file has it: what is there, without waiting for
+    more)."""
+    if hasattr(source, "recv"):
+        return source.recv
+    return getattr(source, "read1", None) or source.read
+
+
 def iter_messages(source: Union[Readable, Receiving], chunk_size: int = 65536,
                   **options: Any) -> Iterator[Message]:
     """Yield the messages read from a binary file or a socket."""
     decoder = Decoder(**options)
-    read: Callable[[int], bytes]
-    if hasattr(source, "recv"):
-        read = source.recv
-    else:
-        read = getattr(source, "read1", None) or source.read
+    read = reader(source)
     while True:
         chunk = read(chunk_size)
         if not chunk:

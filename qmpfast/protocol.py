@@ -15,7 +15,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Callable, Union
+from typing import Any, Callable, Generic, TypeVar, Union
 
 from .decoder import DEFAULT_MAX_MESSAGE_SIZE, Decoder
 from .errors import (CommandError, DecodeError, MessageTooLargeError,
@@ -208,6 +208,28 @@ class Listener:
             events.popleft()
             self.dropped += 1
         events.append(event)
+
+
+ClientT = TypeVar("ClientT")
+
+
+class ListenerView(Generic[ClientT]):
+    """What the event listeners of both clients share: the client they
+    read through and the queue they read."""
+
+    def __init__(self, client: ClientT, queue: Listener) -> None:
+        self._client = client
+        self._queue = queue
+
+    @property
+    def names(self) -> frozenset[str] | None:
+        """The event names this listener takes (None: every event)."""
+        return self._queue.names
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because this listener's queue was full."""
+        return self._queue.dropped
 
 
 # -- what QEMU sends --------------------------------------------------------
