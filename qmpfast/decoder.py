@@ -9,6 +9,7 @@ in ``errors`` (``"skip"``).
 
 from __future__ import annotations
 
+import sys
 import threading
 from functools import partial
 from itertools import islice, repeat
@@ -16,10 +17,10 @@ from operator import is_ as _is
 from typing import (Any, Callable, Iterable, Iterator, Literal, Optional,
                     Protocol, Union)
 
-try:
+if sys.version_info >= (3, 11):
     from operator import call as _call
-except ImportError:  # Python < 3.11
-    def _call(factory: Callable[..., Any], *args: Any) -> Any:  # type: ignore[misc]
+else:
+    def _call(factory: Callable[..., Any], *args: Any) -> Any:
         return factory(*args)
 
 
@@ -428,7 +429,7 @@ class Decoder:
             self._pending_base = keep
         elif buf is self._pending:
             if keep > base:
-                del buf[:keep - base]
+                del buf[:keep - base]  # type: ignore[union-attr,unused-ignore]
             self._pending_base = keep
         else:
             self._pending = bytearray(buf[keep - base:])

@@ -123,7 +123,7 @@ fast_loads: Loads
 FAST_LOADS: str
 
 try:  # pragma: no cover - depends on what is installed
-    import orjson as _orjson
+    import orjson as _orjson  # type: ignore[import-not-found,unused-ignore]
 
     def loads(data: Any) -> Any:
         try:
