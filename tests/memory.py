@@ -10,6 +10,7 @@ transient copy that nothing keeps.
 """
 
 import gc
+import os
 import sys
 import types
 
@@ -20,8 +21,11 @@ except ImportError:  # PyPy
 
 import cffi
 
+# shared code, and the frames an exception's traceback holds (the test's
+# own, not the decoder's)
 _SKIP = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
-         types.MethodType, types.CodeType)
+         types.MethodType, types.CodeType, types.FrameType,
+         types.TracebackType)
 _CDATA = cffi.FFI().CData
 _sizeof_cdata = cffi.FFI().sizeof
 _WORD = 8
@@ -56,7 +60,8 @@ def size_of(obj):
 
 def retained(objects):
     """Bytes of all objects reachable from ``objects`` (each counted once;
-    classes, modules and functions are shared code, not data)."""
+    classes, modules and functions are shared code, not data, and frames
+    belong to whoever is running)."""
     seen = set()
     total = 0
     stack = list(objects)
@@ -121,3 +126,26 @@ class Peak:
         """True when every measure taken is under ``limit`` bytes."""
         return self.held < limit and (self.traced is None
                                       or self.traced < limit)
+
+
+def _resident():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _pypy_live_heap():
+    gc.collect()
+    stats = gc.get_stats()._s  # the numbers (the attributes are text)
+    return stats.total_arena_memory + stats.total_rawmalloced_memory
+
+
+def process_bytes():
+    """What the process holds, to compare before and after a long run.
+
+    On PyPy the bytes of the live objects after a full collection, as its
+    GC counts them: its resident size also grows with the machine code the
+    JIT goes on writing and the room its GC keeps for the next objects.
+    Elsewhere the resident size (Linux: /proc/self/statm)."""
+    if sys.implementation.name == "pypy":
+        return _pypy_live_heap()
+    return _resident()
