@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import platform
 import sys
 import time
 from statistics import median
@@ -27,7 +28,17 @@ def probe(variant: str) -> dict:
     peer = peers.load(variant)
     return {"variant": variant, "library": peer.library,
             "available": peer.available, "note": peer.note,
-            "version": peer.version, "jobs": sorted(peer.jobs)}
+            "version": peer.version, "jobs": sorted(peer.jobs),
+            "python": interpreter()}
+
+
+def interpreter() -> str:
+    """This interpreter, as the runner's header names it."""
+    name = f"{platform.python_implementation()} {platform.python_version()}"
+    pypy = getattr(sys, "pypy_version_info", None)
+    if pypy is not None:
+        name += f" (PyPy {pypy.major}.{pypy.minor}.{pypy.micro})"
+    return name
 
 
 def busy_heap(n: int) -> list:

@@ -26,6 +26,16 @@ standard library, so a fast but wrong peer shows up as "WRONG".
 Columns: ns/event (all events in the stream, including those a filter
 drops), MB/s (10**6 bytes), "vs orjson" = orjson time / this time and
 "vs msgspec" = best msgspec variant time / this time (above 1 = faster).
+
+Cross-interpreter rows: when ``pypy3`` is installed (or ``--pypy PATH``
+names a PyPy), the ``pypy-*`` variants run the same peer modules under
+PyPy, in the same run and on the same stream: PyPy's own ``json.loads``
+and qmpfast on both backends (the C one needs the module built for PyPy
+in this tree: ``pypy3 -m pip install -e .`` or ``pypy3 setup.py
+build_ext --inplace``).  Their "vs" columns compare with orjson and msgspec
+on CPython, and a last table compares qmpfast on PyPy with PyPy's
+``json.loads`` (typed against json's full job: the dicts it builds are
+what typed attributes replace).
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,7 +81,20 @@ def machine_info() -> dict:
     }
 
 
-def _worker(args: list, variant: str, timeout: float = 900) -> dict:
+def interpreters(pypy) -> dict:
+    """{interpreter name: executable} for the variants that need one other
+    than this process's; ``pypy`` is the --pypy option (None: look for
+    ``pypy3`` on PATH, "none": no PyPy rows)."""
+    if pypy is None:
+        pypy = os.environ.get("QMPFAST_BENCH_PYPY") or shutil.which("pypy3")
+    found = {platform.python_implementation().lower(): sys.executable}
+    if pypy and pypy != "none" and "pypy" not in found:
+        found["pypy"] = pypy
+    return found
+
+
+def _worker(args: list, variant: str, timeout: float = 900,
+            python: str = sys.executable) -> dict:
     """Run ``benchmarks._worker`` in a fresh interpreter for ``variant``."""
     env = dict(os.environ)
     for key, value in dict(peers.REGISTRY_ENV[variant]).items():
@@ -82,7 +106,7 @@ def _worker(args: list, variant: str, timeout: float = 900) -> dict:
         [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.setdefault("PYTHONHASHSEED", "0")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks._worker", *args],
+        [python, "-m", "benchmarks._worker", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-3:]
@@ -115,15 +139,43 @@ def print_table(job: str, rows: list, out=sys.stdout) -> None:
     print(f"\n## {job}  ({rows[0]['events'] if rows else 0} events, "
           f"{rows[0]['bytes'] / 1e6 if rows else 0:.1f} MB, "
           f"mix {STREAM_MIX[job]})", file=out)
-    head = f"{'peer':<16} {'ns/event':>10} {'MB/s':>8} {'vs orjson':>10} " \
+    head = f"{'peer':<19} {'ns/event':>10} {'MB/s':>8} {'vs orjson':>10} " \
            f"{'vs msgspec':>11} {'spread':>7}  check"
     print(head, file=out)
     print("-" * len(head), file=out)
     for r in rows:
-        print(f"{r['variant']:<16} {r['ns_per_event']:>10.0f} {r['mb_s']:>8.1f} "
+        print(f"{r['variant']:<19} {r['ns_per_event']:>10.0f} {r['mb_s']:>8.1f} "
               f"{fmt_ratio(r['vs_orjson']):>10} {fmt_ratio(r['vs_msgspec']):>11} "
               f"{r['spread'] * 100:>6.1f}%  {'ok' if r['ok'] else 'WRONG'}",
               file=out)
+
+
+def print_pypy_summary(results: dict, out=sys.stdout) -> None:
+    """qmpfast on PyPy against PyPy's own json.loads, per job (typed
+    against json's full job, which has no typed variant)."""
+    def ns(job, variant):
+        rows = results.get(job, {}).get("rows", [])
+        return next((r["ns_per_event"] for r in rows
+                     if r["variant"] == variant and r["ok"]), None)
+    mine = ("pypy-qmpfast-c", "pypy-qmpfast-python")
+    if not any(ns(job, "pypy-json") and ns(job, v)
+               for job in results for v in mine):
+        return
+    print("\n## PyPy: qmpfast against PyPy's json.loads (ns/event; ratio = "
+          "json time / this time)", file=out)
+    head = f"{'job':<8} {'json':>8} " + " ".join(
+        f"{v[5:]:>22}" for v in mine)
+    print(head, file=out)
+    print("-" * len(head), file=out)
+    for job in results:
+        base = ns("full" if job == "typed" else job, "pypy-json")
+        cells = []
+        for v in mine:
+            t = ns(job, v)
+            cells.append(f"{t:>12.0f} ({fmt_ratio(ratio(base, t)):>7})"
+                         if t else f"{'-':>22}")
+        base_text = f"{base:.0f}" if base else "-"
+        print(f"{job:<8} {base_text:>8} " + " ".join(cells), file=out)
 
 
 def summarise(job: str, raw: list, expected) -> list:
@@ -178,6 +230,10 @@ def parse_args(argv=None):
                     default=0, metavar="N",
                     help="allocate N long-lived dicts before timing "
                          "(default N = 1000000) to show GC effects")
+    ap.add_argument("--pypy", metavar="PATH", default=None,
+                    help="PyPy interpreter for the pypy-* rows (default: "
+                         "$QMPFAST_BENCH_PYPY or pypy3 on PATH; 'none' to "
+                         "leave them out)")
     ap.add_argument("--json", metavar="OUT", help="also write results as JSON")
     ap.add_argument("--quick", action="store_true",
                     help="small stream and fewer repeats, for a smoke run")
@@ -211,9 +267,21 @@ def main(argv=None) -> int:
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    pythons = interpreters(args.pypy)
+    here = platform.python_implementation().lower()
+
+    def python_of(v):
+        return pythons.get(peers.INTERPRETER.get(v, here))
+
     probes = {}
     for v in args.variants:
-        probes[v] = _worker(["probe", v], v, timeout=120)
+        if python_of(v) is None:
+            where = peers.INTERPRETER[v]
+            probes[v] = {"variant": v, "available": False, "jobs": [],
+                         "note": f"{where} not found (--pypy PATH)",
+                         "version": ""}
+            continue
+        probes[v] = _worker(["probe", v], v, timeout=120, python=python_of(v))
         if "error" in probes[v]:
             probes[v] = {"variant": v, "available": False, "jobs": [],
                          "note": probes[v]["error"], "version": ""}
@@ -221,9 +289,13 @@ def main(argv=None) -> int:
     print("# QMP parser benchmark\n")
     print(f"machine : {info['cpu']} ({info['cpus']} CPUs), {info['platform']}")
     print(f"python  : {info['python']}")
+    others = sorted({p["python"] for p in probes.values()
+                     if p.get("python") and p["python"] != info["python"]})
+    for other in others:
+        print(f"also    : {other} (the pypy-* rows)")
     for v, p in probes.items():
         state = p["version"] if p["available"] else f"unavailable: {p['note']}"
-        print(f"{v:<16}: {state}")
+        print(f"{v:<19}: {state}")
     print(f"stream  : {args.size_mb:g} MiB, seed {args.seed}, order {args.order}, "
           f"sep {args.sep}, values {args.values}, chunks of {args.chunk} B; median of {args.repeat} "
           f"after 1 warm-up; GC on"
@@ -243,7 +315,8 @@ def main(argv=None) -> int:
                 log(f"[{job}] {v} ...")
                 w = _worker(["run", v, job, path, "--chunk", str(args.chunk),
                              "--repeat", str(args.repeat),
-                             "--busy-heap", str(args.busy_heap)], v)
+                             "--busy-heap", str(args.busy_heap)], v,
+                            python=python_of(v))
                 if "error" in w:
                     errors[v] = w["error"]
                     log(f"[{job}] {v} failed: {w['error']}")
@@ -258,6 +331,7 @@ def main(argv=None) -> int:
             for v, e in errors.items():
                 print(f"{v:<16} failed: {e}")
 
+    print_pypy_summary(results)
     missing = [v for v, p in probes.items() if not p["available"]]
     if missing:
         print("\nnot measured: " + "; ".join(

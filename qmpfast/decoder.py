@@ -463,7 +463,7 @@ class Decoder:
             self._pending_base = keep
         elif buf is self._pending:
             if keep > base:
-                del buf[:keep - base]
+                del buf[:keep - base]  # type: ignore[union-attr,unused-ignore]
             self._pending_base = keep
         else:
             self._pending = bytearray(buf[keep - base:])

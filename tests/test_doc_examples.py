@@ -1,69 +1,23 @@
 """The seven event examples of the 2010 QMP documentation decode as printed.
 
 ``tests/data/qmp-events-2010.txt`` holds them as the page shows them
-(multi-line JSON, one blank line between); the reference for their meaning
-is ``json.loads``.  Every decoding test runs on each backend the
+(QEMU commit d74c7dfd1b63, "QMP: Revamp the qmp-events.txt file": multi-line
+JSON, one blank line between); the reference for their meaning is
+``json.loads``.  Every decoding test runs on each backend the
 ``backend`` fixture gives.
 """
 
 import datetime
 import json
-import os
 
 import pytest
 
 import qmpfast
 
 from decoding import decode
-from doc2010 import HERE, DOC_EXAMPLES, doc_examples, VNC_SERVER_2010, DOC_2010
+from doc2010 import doc_examples, VNC_SERVER_2010, DOC_2010
 
 UTC = datetime.timezone.utc
-
-
-# The documentation page the examples come from: QEMU commit d74c7dfd1b63
-# ("QMP: Revamp the qmp-events.txt file", 2010), as a rendered git diff.
-# QMPFAST_QMP_EVENTS_DOC may point at a copy; otherwise a copy next to the
-# repository is used when there is one.
-DOC_PAGE = os.environ.get("QMPFAST_QMP_EVENTS_DOC") or os.path.join(
-    HERE, os.pardir, os.pardir, "shared", "seed", "000_40c9818782d43da7.txt")
-
-
-def _examples_in_doc_page(text):
-    """The JSON examples of the documentation page: the added lines of the
-    diff, from each line opening an event object to its closing brace."""
-    lines = [line[1:] for line in text.splitlines()
-             if line.startswith("+") and not line.startswith("+++")]
-    examples = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].startswith('{ "event"'):
-            i += 1
-            continue
-        depth, block = 0, []
-        while True:
-            block.append(lines[i])
-            depth += lines[i].count("{") - lines[i].count("}")
-            i += 1
-            if depth == 0:
-                break
-        examples.append("\n".join(block))
-    return examples
-
-
-def test_doc_examples_match_the_documentation_page():
-    if not os.path.exists(DOC_PAGE):
-        pytest.skip(f"no copy of the 2010 documentation page at {DOC_PAGE}")
-    with open(DOC_PAGE, encoding="utf-8") as f:
-        page = f.read()
-    assert "d74c7dfd1b63850309d7595b4db2e91b78c1dc05" in page
-    examples = _examples_in_doc_page(page)
-    assert len(examples) == 7
-    with open(DOC_EXAMPLES, encoding="utf-8") as f:
-        data = f.read()
-    assert data == "\n\n".join(examples) + "\n"
-    # the slip: the example of the STOP section is a SHUTDOWN event
-    stop_section = page.split("+STOP\n+----\n", 1)[1]
-    assert stop_section.split("+{ ", 1)[1].startswith('"event": "SHUTDOWN"')
 
 
 def test_doc_examples_are_multiline_json():

@@ -263,6 +263,21 @@ class Watch:
             if fnmatch.fnmatch(line.rstrip("\n"), pattern):
                 return line
 
+    def expect_all(self, patterns, timeout=20):
+        """Wait until each glob of ``patterns`` has matched a stderr line,
+        in whatever order they come (peers are connected concurrently)."""
+        deadline = time.monotonic() + timeout
+        waiting = list(patterns)
+        while waiting:
+            try:
+                line = self.notices.get(
+                    timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {waiting!r} on stderr; got "
+                                     f"{self.stderr}") from None
+            waiting = [p for p in waiting
+                       if not fnmatch.fnmatch(line.rstrip("\n"), p)]
+
     def finish(self, timeout=30):
         """(exit status, stdout lines, stderr) once it has ended."""
         timer = threading.Timer(timeout, self.proc.kill)
@@ -376,8 +391,7 @@ def test_watch_two_qemus_at_once(qemu, backend, sockdir, how):
         args = names if how == "paths" else [
             os.path.join(sockdir, "vm-*.sock")]
         watch = Watch(backend, "--count", "6", *args)
-        for name in names:
-            watch.expect(f"qmpfast: watching {name} *")
+        watch.expect_all(f"qmpfast: watching {name} *" for name in names)
         seen = {}
         for name, vm in ((names[0], a), (names[1], b)):
             with connect(vm.qmp_paths[0], backend=backend) as client:

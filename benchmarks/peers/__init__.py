@@ -13,6 +13,11 @@ benchmarks treat them alike:
 A job a peer cannot do is simply absent from its jobs.  A module whose
 library is missing still imports, with ``AVAILABLE = False``.
 
+``ELSEWHERE`` lists the variants measured under another interpreter (PyPy:
+qmpfast's C scanner is a cffi module, PyPy's own FFI, while orjson and
+msgspec do not run there): the same peer module, run by that interpreter,
+so that one table compares both interpreters on the same stream.
+
 ``REGISTRY`` lists every variant with the module that holds it and the
 environment it needs *before* that module is imported (qmpfast picks its
 backend at import time), which is why the runner measures each variant in
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 from typing import NamedTuple
 
 #: (variant, module in this package, environment to set before import;
@@ -38,8 +44,21 @@ REGISTRY = (
     ("qmpfast.columns", "qmpfast_columns_peer", {"QMPFAST_PUREPYTHON": None}),
 )
 
-VARIANT_NAMES = tuple(name for name, _, _ in REGISTRY)
+#: (variant, the variant it runs, interpreter it runs under): the name
+#: given to ``platform.python_implementation()``, lower case.
+ELSEWHERE = (
+    ("pypy-json", "stdlib-json", "pypy"),
+    ("pypy-qmpfast-c", "qmpfast-c", "pypy"),
+    ("pypy-qmpfast-python", "qmpfast-python", "pypy"),
+)
+
 REGISTRY_ENV = {name: env for name, _, env in REGISTRY}
+REGISTRY_ENV.update((name, REGISTRY_ENV[base]) for name, base, _ in ELSEWHERE)
+VARIANT_NAMES = tuple(name for name, _, _ in REGISTRY) + tuple(
+    name for name, _, _ in ELSEWHERE)
+#: the interpreter of each variant measured elsewhere
+INTERPRETER = {name: where for name, _, where in ELSEWHERE}
+_BASE = {name: base for name, base, _ in ELSEWHERE}
 
 
 class Peer(NamedTuple):
@@ -72,11 +91,17 @@ def load(variant: str, set_env: bool = True) -> Peer:
     With ``set_env`` the variant's environment is applied first; that only
     matters in a process that has not imported the library yet.
     """
+    base = _BASE.get(variant, variant)
     for name, module_name, env in REGISTRY:
-        if name == variant:
+        if name == base:
             break
     else:
         raise ValueError(f"unknown peer {variant!r}; known: {list(VARIANT_NAMES)}")
+    here = platform.python_implementation().lower()
+    if INTERPRETER.get(variant, here) != here:
+        return Peer(variant, variant, False,
+                    f"runs under {INTERPRETER[variant]} (benchmarks.run "
+                    "starts it)", "", {})
     if set_env:
         for key, value in env.items():
             if value is None:
@@ -88,8 +113,8 @@ def load(variant: str, set_env: bool = True) -> Peer:
     version = module.version() if module.AVAILABLE else ""
     if not module.AVAILABLE:
         return Peer(variant, module.NAME, False, module.NOTE, version, {})
-    if variant not in variants:
+    if base not in variants:
         note = getattr(module, "NOTE", "") or \
             f"{variant} is not the variant loaded in this process"
         return Peer(variant, module.NAME, False, note, version, {})
-    return Peer(variant, module.NAME, True, "", version, dict(variants[variant]))
+    return Peer(variant, module.NAME, True, "", version, dict(variants[base]))

@@ -283,7 +283,9 @@ class Watch:
         self.members: Dict[str, _Member] = {}
         self.interrupted = False
         self.crashed: Optional[BaseException] = None
-        self.finish = asyncio.Event()  # set when the watch is to end
+        # set when the watch is to end; made by run(), in the loop: before
+        # Python 3.10 an Event belongs to the loop current when it is made
+        self.finish: asyncio.Event
 
     # -- the whole run -------------------------------------------------------
 
@@ -292,6 +294,7 @@ class Watch:
         follow; then stop every task and close every connection before
         returning, so that no task is left to fail at interpreter exit."""
         loop = asyncio.get_running_loop()
+        self.finish = asyncio.Event()
         try:
             loop.add_signal_handler(signal.SIGINT, self._interrupt)
             handler = True

@@ -33,8 +33,12 @@ def _int(digits: bytes) -> int:
         raise integer_too_long(len(digits.lstrip(b"-"))) from None
 
 
-# plain: the interpreter's own integer limit applies, as in json.loads
-_std = json.JSONDecoder()
+# plain: the interpreter's own integer limit applies, as in json.loads.
+# On PyPy json.loads is its built-in decoder, while a JSONDecoder instance
+# runs the json module's Python scanner, several times slower.
+_std_decode: Callable[[str], Any] = (
+    json.loads if sys.implementation.name == "pypy"
+    else json.JSONDecoder().decode)
 
 
 class _Digits(str):
@@ -96,7 +100,7 @@ def std_loads(data: Any) -> Any:
     if not isinstance(data, str):
         data = bytes(data).decode("utf-8")
     try:
-        return _std.decode(data)
+        return _std_decode(data)
     except ValueError as exc:
         if "integer string conversion" not in str(exc):
             raise
@@ -109,7 +113,7 @@ def std_loads(data: Any) -> Any:
             old = sys.getrecursionlimit()
             sys.setrecursionlimit(max(old, 4 * 1024 + 200))
             try:
-                return _std.decode(data)
+                return _std_decode(data)
             finally:
                 sys.setrecursionlimit(old)
 
@@ -119,7 +123,7 @@ fast_loads: Loads
 FAST_LOADS: str
 
 try:  # pragma: no cover - depends on what is installed
-    import orjson as _orjson
+    import orjson as _orjson  # type: ignore[import-not-found,unused-ignore]
 
     def loads(data: Any) -> Any:
         try:
