@@ -94,7 +94,7 @@ def schema(source: bool = False, typed: bool = True) -> Any:
 
 
 try:
-    import orjson as _orjson
+    import orjson as _orjson  # type: ignore[import-not-found,unused-ignore]
 
     def _json_text(value: Any) -> Any:
         try:

@@ -13,6 +13,7 @@ QMPFAST_HYPOTHESIS_EXAMPLES (e.g. to 5000) for a thorough run.
 """
 
 import json
+import re
 import os
 import random
 
@@ -485,6 +486,12 @@ def strict_json(data):
     """json.loads as RFC 8259 has it: strict UTF-8, no NaN/Infinity, no
     lone surrogates.  Raises ValueError for invalid JSON."""
     text = data.decode("utf-8")
+    # RFC 8259: \u takes four hex digits (PyPy's json.loads also takes
+    # "\u 06E", as int(" 06E", 16) would)
+    for m in re.finditer(r"\\(u....|.)", text, re.S):
+        if m.group(1)[0] == "u" and not re.fullmatch(
+                "[0-9a-fA-F]{4}", m.group(1)[1:]):
+            raise ValueError("bad \\u escape")
     value = json.loads(text, parse_constant=_reject_constant)
     if _has_surrogate(value):
         raise ValueError("lone surrogate")

@@ -128,7 +128,8 @@ class Batch(Records):
             return None
         if self._too_long and i in self._too_long:
             self._refuse(i, self._paths[slot])
-        if not _CONTAINERS.isdisjoint(map(type, d.values())):
+        if not _CONTAINERS.isdisjoint(
+                map(type, d.values())):  # type: ignore[arg-type,unused-ignore]
             self._objs[i] = None  # handed out
         return d
 
