@@ -231,12 +231,7 @@ class _ColumnFeed(Decoder):
                 except IntegerTooLongError:
                     self._deferred = bad  # reported at the next call
                     raise
-        if bad is not None:
-            if self.on_error == "raise":
-                bad.messages = out
-                raise bad
-            self.errors.append(bad)
-        return out
+        return self._report(out, bad)
 
 
 class Columns:

@@ -14,7 +14,7 @@ from functools import partial
 from itertools import islice, repeat
 from operator import is_ as _is
 from typing import (Any, Callable, Iterable, Iterator, Literal, Optional,
-                    Protocol, Union)
+                    Protocol, TypeVar, Union)
 
 _new = tuple.__new__
 
@@ -206,6 +206,9 @@ def _error_from_record(batch: Records, i: int,
         f"byte {start}", start, errpos, source=source)
 
 
+_Out = TypeVar("_Out", bound=list[Any])
+
+
 def _concurrent_use() -> RuntimeError:
     return RuntimeError(
         "this Decoder is in use by another thread: one Decoder reads one "
@@ -382,6 +385,11 @@ class Decoder:
                     # next call
                     self._deferred = bad
                     raise
+        return self._report(out, bad)
+
+    def _report(self, out: _Out, bad: Optional[DecodeError]) -> _Out:
+        """``out``, after ``bad`` (the scanner's error of the batch, if
+        any) was raised with ``out`` as its messages or recorded."""
         if bad is not None:
             if self.on_error == "raise":
                 bad.messages = out
