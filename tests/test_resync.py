@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qmpfast import Decoder, DecodeError
+from qmpfast import Decoder, DecodeError, IncompleteMessageError
 
 STOP = (b'{"timestamp": {"seconds": 1, "microseconds": 2}, '
         b'"event": "STOP"}\n')
@@ -35,7 +35,10 @@ def decode(backend, data, chunk=None, **options):
     out = []
     for i in range(0, len(data), step):
         out += dec.feed(data[i:i + step])
-    out += dec.close()
+    try:
+        out += dec.close()
+    except IncompleteMessageError as cut:  # also in dec.errors
+        out += cut.messages
     return ([(m.stream_offset, m.raw) for m in out],
             [(type(e), e.offset, e.position) for e in dec.errors])
 
