@@ -65,8 +65,9 @@ int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,
                       uint32_t parent, uint32_t off, uint32_t len,
                       int32_t value);
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
-               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
-               uint64_t max_size, int64_t start_offset);
+               int32_t *nodes, int64_t *starts, int64_t *doomed,
+               uint32_t *partial, uint32_t max_depth, uint64_t max_size,
+               int64_t start_offset);
 int qmpf_scan(qmpf_scanner *s, const uint8_t *buf, size_t len, int64_t base,
               int64_t *recs, uint32_t *slots, size_t max_recs,
               size_t *n_recs);

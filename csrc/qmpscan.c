@@ -3,7 +3,8 @@
  *
  * One explicit state machine; every state can be suspended at any byte, so a
  * message split anywhere costs what it costs in one piece.  Containers are
- * tracked on caller-owned stacks (no recursion).
+ * tracked on caller-owned stacks (no recursion): kind, node and start of
+ * each.
  *
  * Code paths (s->simd, run.lv): the scalar one reads byte by byte and is
  * the reference; the SIMD ones (SSE2, AVX2 chosen at run time, NEON) give
@@ -17,7 +18,8 @@
  * of that state.  A reader consumes bytes and returns the next state, or an
  * action that ends the call.  Phases, and the functions that hold them:
  *
- *   top        begin_message (ST_TOP): white space, then a message's '{'.
+ *   top        begin_message (ST_TOP): white space, then a message's '{'
+ *              (after an error, one at a doomed container: skipline).
  *              The envelope fast lane (take_envelope) reads a whole QEMU
  *              event header and lands in ST_VALUE (its data; dropped events
  *              skip it with skip_value) or ST_AFTER; otherwise the general
@@ -44,7 +46,8 @@
  *              read moves (the size limit of a message).
  * Actions that end a call: ACT_OUT (input used up or the size limit
  * reached: out_of_input), ACT_FAIL (a syntax error: fail_message writes
- * the error record and moves to the next line), ACT_FULL (no room for a
+ * the error record, notes the containers still open, which are doomed, and
+ * moves to the line after the message's start), ACT_FULL (no room for a
  * record), ACT_BAD (end_message wrote a bad record).  The end of qmpf_scan
  * saves where the scanner stopped.  The states of key, value and after are
  * read by read_members, which goes round key -> value -> after with plain
@@ -1356,9 +1359,37 @@ RUN_FN void write_record(scan_run *r, int64_t end, int64_t seconds,
     r->n++;
 }
 
+/* A syntax error at absolute offset at: the containers still open there
+ * (but the message's own object) become the doomed ones, which resync
+ * skips (see doomed_start).  A restart at one of them would read the same
+ * bytes, valid inside that container, up to at and fail there again: its
+ * size limit ends later than the failed message's, and it is nested less
+ * deeply.  Errors of the limits keep no such list, as the restart's limits
+ * differ: one nested too deeply may be shallow enough from a later start.
+ * An error found no later than the last one's (by a message that began
+ * inside the region read then) keeps the list: such a message began at a
+ * byte where that first message had a token, so it either fails where the
+ * first one did, with open containers that are among the doomed ones, or
+ * it ends before and the next message fails at once. */
+RUN_FN void doom_open_containers(scan_run *r, int64_t at)
+{
+    qmpf_scanner *s = r->s;
+    uint32_t n;
+    if (r->code == QMPF_E_TOO_DEEP || at <= s->doom_end)
+        return;
+    n = in_message_state(r->st) ? s->depth - 1 : 0;
+    if (n)
+        memcpy(s->doomed, s->starts + 2, (size_t)n * sizeof(int64_t));
+    s->doom_n = n;
+    s->doom_next = 0;
+    s->doom_end = at;
+}
+
 /* The error record of a syntax error (fail): the message from its start to
  * the offending byte, which the tag names.  Scanning resumes after the
- * first line break after where the bad message began. */
+ * first line break after where the bad message began, where begin_message
+ * skips each line that starts with a doomed container: the rescan of the
+ * lines between costs what reading them once does. */
 RUN_FN int fail_message(scan_run *r)
 {
     qmpf_scanner *s = r->s;
@@ -1369,6 +1400,7 @@ RUN_FN int fail_message(scan_run *r)
                  bad_tag(r->code) |
                      ((int64_t)(*r->errp + 1) << QMPF_TAG_BYTE_SHIFT),
                  at);
+    doom_open_containers(r, at);
     s->noskip = 0;
     if (q) {
         r->p = q + 1;
@@ -1568,7 +1600,19 @@ RUN_FN int take_envelope(scan_run *r)
     return ST_AFTER;
 }
 
-/* ST_TOP: white space, then a message, which must start with '{'. */
+/* 1 when a message beginning at absolute offset at would begin at a
+ * doomed container (doom_open_containers).  Messages begin at increasing
+ * offsets, so the doomed ones before at are passed for good. */
+static inline int doomed_start(qmpf_scanner *s, int64_t at)
+{
+    while (s->doom_next < s->doom_n && s->doomed[s->doom_next] < at)
+        s->doom_next++;
+    return s->doom_next < s->doom_n && s->doomed[s->doom_next] == at;
+}
+
+/* ST_TOP: white space, then a message, which must start with '{'; after
+ * an error, not at a doomed container (then its line is skipped, with no
+ * record: the error it would end in has one already). */
 RUN_FN int begin_message(scan_run *r)
 {
     qmpf_scanner *s = r->s;
@@ -1580,12 +1624,17 @@ RUN_FN int begin_message(scan_run *r)
     if (r->n == r->max_recs)
         return ACT_FULL;
     s->msg_start = abs_pos(r, p);
+    if (s->doom_next < s->doom_n && doomed_start(s, s->msg_start)) {
+        r->p = p + 1;
+        return ST_SKIPLINE;
+    }
     if (*p != '{')
         return fail_at(r, p, QMPF_E_EXPECTED_OBJECT);
     memset(r->cur, 0, r->nw * sizeof(uint32_t));
     s->depth = 1;
     s->kinds[1] = 1;
     s->nodes[1] = 0;
+    s->starts[1] = s->msg_start;
     s->name_id = -1;
     s->bigts = 0;
     s->bignum = 0;
@@ -1704,6 +1753,7 @@ RUN_FN int open_container(scan_run *r, int32_t nd, uint8_t c)
     s->depth++;
     s->kinds[s->depth] = c == '{';
     s->nodes[s->depth] = nd;
+    s->starts[s->depth] = abs_pos(r, r->p);
     r->p++;
     return c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
 }
@@ -2001,13 +2051,17 @@ static uint64_t parent_nodes(const qmpf_schema *sc)
 }
 
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
-               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
-               uint64_t max_size, int64_t start_offset)
+               int32_t *nodes, int64_t *starts, int64_t *doomed,
+               uint32_t *partial, uint32_t max_depth, uint64_t max_size,
+               int64_t start_offset)
 {
     memset(s, 0, sizeof(*s));
     s->schema = schema;
     s->kinds = kinds;
     s->nodes = nodes;
+    s->starts = starts;
+    s->doomed = doomed;
+    s->doom_end = start_offset - 1;
     s->partial = partial;
     s->max_depth = max_depth;
     s->max_size = max_size;

@@ -165,6 +165,8 @@ typedef struct {
     const qmpf_schema *schema;
     uint8_t *kinds;     /* per depth: 1 object, 0 array; max_depth + 1 bytes */
     int32_t *nodes;     /* per depth: node of the container or -1 */
+    int64_t *starts;    /* per depth: absolute offset of its '{' or '[' */
+    int64_t *doomed;    /* resync: see doom_n; max_depth + 1 entries */
     uint32_t *partial;  /* n_slots slots of the message in progress */
     uint32_t max_depth;
     uint64_t max_size;
@@ -217,6 +219,13 @@ typedef struct {
     int64_t skip_after;
     uint64_t parents;
 
+    /* resync after a syntax error found at doom_end: doomed[doom_next ..
+     * doom_n) are the starts (ascending) of the containers still open
+     * there.  A message that would begin at one of them reads the same
+     * bytes to doom_end and fails there again, so its line is skipped. */
+    uint32_t doom_n, doom_next;
+    int64_t doom_end;
+
     /* the code path, QMPF_SIMD_*: qmpf_init sets qmpf_simd_default(); the
      * caller may then choose another that qmpf_simd_supported() allows */
     int32_t simd;
@@ -237,10 +246,12 @@ int qmpf_simd_default(void);
 int qmpf_simd_supported(int simd);
 
 /* Prepare a scanner.  kinds: max_depth + 1 bytes, nodes: max_depth + 1
- * int32, partial: schema->n_slots * 3 uint32, all owned by the caller. */
+ * int32, starts and doomed: max_depth + 1 int64 each, partial:
+ * schema->n_slots * 3 uint32, all owned by the caller. */
 void qmpf_init(qmpf_scanner *s, const qmpf_schema *schema, uint8_t *kinds,
-               int32_t *nodes, uint32_t *partial, uint32_t max_depth,
-               uint64_t max_size, int64_t start_offset);
+               int32_t *nodes, int64_t *starts, int64_t *doomed,
+               uint32_t *partial, uint32_t max_depth, uint64_t max_size,
+               int64_t start_offset);
 
 /*
  * Scan buf[0:len], whose first byte is at absolute offset base, from s->pos

@@ -91,6 +91,10 @@ EDGE_CASES = [
     b'{"a": "\\ud800"}\n{"a": "\\udc00"}\n{"a": "\\ud800\\u0041"}\n'
     b'{"a": "\\ud800x"}\n{"a": "\\uZZZZ"}\n{"a": "\\x"}\n',
     b'{"a": "\x00"}\n{"a": "\x1f"}\n{"a":\x00 1}\n\x00\n{"a": "\x7f"}\n',
+    # resync: lines opening values still open at the error (indented,
+    # arrays), lines that restart and fail at once, swallowed messages
+    b'{"a": [\n  {"b":\n\t[\n"s",\n{"return": {}},\n{"c": 1 x\n'
+    b'{"return": 1}\n' + b'{"a":\n' * 40 + b'"s" x\n{"return": 2}\n',
     b'{"a": NaN}\n{"a": Infinity}\n{"a": -Infinity}\n{"a": tru}\n'
     b'{"a": 01}\n{"a": 1.}\n{"a": .5}\n{"a": 1e}\n{"a": -}\n',
     b'{"a" 1}\n{"a": 1,}\n{"a": [1,]}\n{,}\n{"a": 1 "b": 2}\n}\n]\n',

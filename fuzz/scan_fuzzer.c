@@ -386,6 +386,8 @@ typedef struct {
     qmpf_scanner s;
     uint8_t *kinds;
     int32_t *nodes;
+    int64_t *starts;
+    int64_t *doomed;
     uint32_t *partial;
 } scanner;
 
@@ -395,10 +397,12 @@ static void scanner_init(scanner *sc, const qmpf_schema *schema,
 {
     sc->kinds = malloc(max_depth + 1);
     sc->nodes = malloc((max_depth + 1) * sizeof(int32_t));
+    sc->starts = malloc((max_depth + 1) * sizeof(int64_t));
+    sc->doomed = malloc((max_depth + 1) * sizeof(int64_t));
     sc->partial = malloc(NW * sizeof(uint32_t));
-    CHECK(sc->kinds && sc->nodes && sc->partial);
-    qmpf_init(&sc->s, schema, sc->kinds, sc->nodes, sc->partial, max_depth,
-              max_size, 0);
+    CHECK(sc->kinds && sc->nodes && sc->starts && sc->doomed && sc->partial);
+    qmpf_init(&sc->s, schema, sc->kinds, sc->nodes, sc->starts, sc->doomed,
+              sc->partial, max_depth, max_size, 0);
     CHECK(sc->s.pos == 0 && qmpf_keep_from(&sc->s) == 0);
     CHECK(!qmpf_in_message(&sc->s));
     CHECK(qmpf_simd_supported(sc->s.simd));
@@ -410,6 +414,8 @@ static void scanner_free(scanner *sc)
 {
     free(sc->kinds);
     free(sc->nodes);
+    free(sc->starts);
+    free(sc->doomed);
     free(sc->partial);
 }
 

@@ -225,6 +225,8 @@ class Scanner:
         self._state = ffi.new("qmpf_scanner *")
         self._kinds = ffi.new("uint8_t[]", max_depth + 2)
         self._nodes = ffi.new("int32_t[]", max_depth + 2)
+        self._starts = ffi.new("int64_t[]", max_depth + 2)
+        self._doomed = ffi.new("int64_t[]", max_depth + 2)
         self._partial = ffi.new("uint32_t[]", max(1, self._nw))
         self._n = ffi.new("size_t *")
         self._room = 0
@@ -234,8 +236,9 @@ class Scanner:
     def restart(self, offset: int) -> None:
         """Forget any message in progress; scan on from ``offset``."""
         max_depth, max_message_size = self._limits
-        lib.qmpf_init(self._state, self._tables.schema, self._kinds, self._nodes,
-                      self._partial, max_depth, max_message_size, offset)
+        lib.qmpf_init(self._state, self._tables.schema, self._kinds,
+                      self._nodes, self._starts, self._doomed, self._partial,
+                      max_depth, max_message_size, offset)
         if self._simd is not None:
             self._state.simd = self._simd
 

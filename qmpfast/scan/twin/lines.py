@@ -187,7 +187,11 @@ class Lines:
             if n >= max_records:
                 status = K.FULL
                 break
-            if c == 0x7B:
+            if c == 0x7B and not (machine.doomed and
+                                  machine.doomed_start(base + p)):
+                # (a doomed start goes to the machine, which skips its
+                # line, rather than to the json module, which would read
+                # it up to the error again)
                 if p < te:
                     # block mode, until something needs more than the json
                     # module or the records are full
@@ -334,6 +338,7 @@ class Lines:
         a valid start cut by the end of the buffer, leave it for the next
         call to parse whole (once; True)."""
         if len(buf) - p > self._short_tail or base + p == self.redo or \
+                self._machine.doomed_start(base + p) or \
                 not _valid_start(buf, p, self._max_depth):
             return False
         self._machine.msg_start = base + p

@@ -59,12 +59,20 @@ class Machine(Message):
             return q + 1, None
         if st == TOP:
             self.msg_start = base + p
+            if self.doomed and self.doomed_start(base + p):
+                # skip the line (see Message._doom)
+                q = buf.find(b"\n", p)
+                if q < 0:
+                    self.st = SKIPLINE
+                    return bend, K.DONE
+                return q + 1, None
             if buf[p] != 0x7B:
                 return self._fail(buf, p, base, K.E_EXPECTED_OBJECT, recs,
                                   objs)
             self.reset_message()
             self._kinds.append(True)
             self._nodes.append(0)
+            self._starts.append(0)
             st = OBJ_FIRST
             p += 1
         ms = self.msg_start - base  # message start in buf
@@ -90,6 +98,7 @@ class Machine(Message):
         its state (``_resume``)."""
         kinds = self._kinds
         nodes = self._nodes
+        starts = self._starts
         types = self._types
         roles = self._roles
         ws_bytes = WS_BYTES
@@ -151,6 +160,7 @@ class Machine(Message):
                             self._at[child] = 0
                     kinds.append(c == 0x7B)
                     nodes.append(vn)
+                    starts.append(p - ms)
                     st = OBJ_FIRST if c == 0x7B else ARR_FIRST
                     p += 1
                 elif c == 0x2D or 0x30 <= c <= 0x39:
@@ -222,6 +232,7 @@ class Machine(Message):
             p += 1
             nd = nodes.pop()
             kind = kinds.pop()
+            starts.pop()
             if nd >= 0:
                 types[nd] = K.T_OBJECT if kind else K.T_ARRAY
             if not kinds:

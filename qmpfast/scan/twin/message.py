@@ -54,11 +54,18 @@ class Message:
         self.st = TOP
         self.msg_start = offset
         self.reset_message()
+        # resync: the starts (ascending) of the containers still open at
+        # the last syntax error, found at _doom_end; see _doom
+        self._doomed: list[int] = []
+        self._doom_next = 0
+        self._doom_end = offset - 1
 
     def reset_message(self) -> None:
         """Forget what the message in progress has shown."""
         self._kinds: list[bool] = []  # per open container: is an object
         self._nodes: list[int] = []   # per open container: tracked node, -1
+        self._starts: list[int] = []  # per open container: its offset in
+        #                               the message
         self._types = [0] * self._n_types  # per tracked node: T_*
         self._at = [0] * self._n_types     # its offset in the message
         self._val_node = -1
@@ -128,14 +135,52 @@ class Message:
         objs.append(None)  # decoded when a value is asked for
         return None
 
+    @property
+    def doomed(self) -> bool:
+        """Whether any doomed container lies ahead (see _doom)."""
+        return self._doom_next < len(self._doomed)
+
+    def doomed_start(self, at: int) -> bool:
+        """Whether a message beginning at stream offset ``at`` would begin
+        at a doomed container (see _doom): it would fail where the last
+        syntax error was found, so resync skips its line.  Messages begin
+        at increasing offsets, so doomed ones before ``at`` are passed for
+        good."""
+        doomed = self._doomed
+        i = self._doom_next
+        while i < len(doomed) and doomed[i] < at:
+            i += 1
+        self._doom_next = i
+        return i < len(doomed) and doomed[i] == at
+
+    def _doom(self, code: int, at: int) -> None:
+        """A syntax error at stream offset ``at``: the containers still
+        open there (but the message's own object) become the doomed ones.
+        A restart at one of them would read the same bytes, valid inside
+        it, up to ``at`` and fail there again (its size limit ends later,
+        it is nested less deeply).  Errors of the limits keep no such list,
+        as the restart's limits differ.  An error found no later than the
+        last one keeps the list: its message began at a token of the one
+        that failed then, so it fails where that one did, with open
+        containers among the doomed ones, or ends before, and the next
+        message fails at once."""
+        if code == K.E_TOO_DEEP or at <= self._doom_end:
+            return
+        start = self.msg_start
+        self._doomed = [start + rel for rel in self._starts[1:]]
+        self._doom_next = 0
+        self._doom_end = at
+
     def _fail(self, buf: Buf, errp: int, base: int, code: int,
               recs: Records, objs: Objects) -> tuple[int, int]:
         """A syntax error at buf[errp]: record it, resume after the first
-        line break after where the message began."""
+        line break after where the message began (where lines that start
+        with a doomed container are skipped: see _doom)."""
         start = self.msg_start
         recs += (start, base + errp + 1, 0, 0,
                  bad_tag(code, buf[errp]), base + errp)
         objs.append(None)
+        self._doom(code, base + errp)
         self.reset_message()
         q = buf.find(b"\n", start - base)
         if q >= 0:
