@@ -58,7 +58,8 @@ typedef struct {
     ...;
 } qmpf_schema;
 
-typedef struct { int64_t pos; int64_t msg_start; int32_t simd; ...; }
+typedef struct { int64_t pos; int64_t msg_start; uint32_t depth;
+                 int32_t simd; ...; }
     qmpf_scanner;
 
 int qmpf_table_insert(uint32_t *table, uint32_t mask, const uint8_t *pool,

@@ -9,6 +9,7 @@ in ``errors`` (``"skip"``).
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import partial
 from itertools import islice, repeat
@@ -207,6 +208,13 @@ def _error_from_record(batch: Records, i: int,
 
 
 _Out = TypeVar("_Out", bound=list[Any])
+_BLANKS = re.compile(rb"[ \t\r\n]*")  # JSON white space
+
+
+def _blank_run(buf: bytearray, at: int) -> int:
+    """Where the JSON white space from ``at`` on ends."""
+    match = _BLANKS.match(buf, at)
+    return match.end() if match is not None else at
 
 
 def _concurrent_use() -> RuntimeError:
@@ -518,7 +526,7 @@ class Decoder:
             cut = IncompleteMessageError(
                 f"the stream ended inside the message at byte {start}",
                 start, scanner.pos, source=self.source)
-            self._resync_after(start)
+            self._resync_after(start, frozenset(scanner.open_containers()))
             if self.on_error == "raise":
                 cut.messages = out
                 raise cut
@@ -526,21 +534,30 @@ class Decoder:
             if first is None:
                 first = cut
 
-    def _resync_after(self, start: int) -> None:
-        """Restart scanning after the first line break after ``start``."""
+    def _resync_after(self, start: int,
+                      doomed: frozenset[int] = frozenset()) -> None:
+        """Restart scanning after the first line break after ``start``,
+        passing over lines whose first non-blank byte opens one of the
+        containers ``doomed``: those were still open where the stream
+        ended, so a message begun there would end the same way (the
+        rescan stays linear, as after a syntax error in the scanner)."""
         pending = self._pending
         base = self._pending_base
         newline = -1
         if pending is not None:
             newline = pending.find(b"\n", start - base)
-        if newline < 0:
+            while newline >= 0 and doomed:
+                first = _blank_run(pending, newline + 1)
+                if base + first not in doomed:
+                    break
+                newline = pending.find(b"\n", first)
+        if pending is None or newline < 0:
             end = base + (len(pending) if pending is not None else 0)
             self._scanner.restart(end)
             self._pending = None
             return
         resume = base + newline + 1
         self._scanner.restart(resume)
-        assert pending is not None  # a line break was found in it
         del pending[:newline + 1]
         self._pending_base = resume
         if not pending:

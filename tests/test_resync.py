@@ -204,3 +204,24 @@ def test_same_messages_as_restarting_at_every_line(backend, parts, seed):
     # at the same byte (restarting at every line, one per line does)
     ends = [p for _t, offset, p in errors if offset < p]
     assert len(ends) == len(set(ends))
+
+
+# ---- the stream ends inside open lines -------------------------------------
+
+@pytest.mark.parametrize("chunk", [None, 7, 65536])
+def test_a_stream_cut_inside_open_lines_costs_one_pass(backend, chunk):
+    """300 lines that each open a value, then a string the stream ends in:
+    close() reports the cut message once (and the string's own line, which
+    cannot start a message), instead of restarting at every line, each
+    restart reading to the end again."""
+    head = b'{"a":\n' * 299 + b'{"a":\n'
+    data = head + b'"' + b"s" * (1 << 18)
+    msgs, errors = decode(backend, data, chunk)
+    assert msgs == []
+    assert errors[0] == (IncompleteMessageError, 0, len(data))
+    assert len(errors) <= 2
+    assert scanned_by_errors(errors) <= 2 * len(data)
+    # a message after a blank line is still found: the rest is not skipped
+    tail = b'\n{"return": 5}\n'
+    msgs, errors = decode(backend, head + tail, chunk)
+    assert [raw for _o, raw in msgs] == [b'{"return": 5}']

@@ -39,6 +39,10 @@ class ScannerType(Protocol):
         """Whether the scanner is inside a message."""
         ...
 
+    def open_containers(self) -> list[int]:
+        """Offsets of the containers open in the message in progress."""
+        ...
+
     @property
     def message_start(self) -> int:
         """The offset where the message in progress began."""

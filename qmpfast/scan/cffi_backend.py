@@ -267,6 +267,14 @@ class Scanner:
         """The offset where the message in progress began."""
         return self._state.msg_start  # type: ignore[no-any-return]
 
+    def open_containers(self) -> list[int]:
+        """Stream offsets of the containers open inside the message in
+        progress (not its own object), outermost first."""
+        state = self._state
+        if not lib.qmpf_in_message(state):
+            return []
+        return [self._starts[d] for d in range(2, state.depth + 1)]
+
     def scan(self, buf: Any, base: int,
              max_records: int) -> tuple[int, Batch]:
         """Scan ``buf`` (bytes at stream offset ``base``) from ``pos``.

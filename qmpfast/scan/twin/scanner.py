@@ -65,6 +65,14 @@ class Scanner:
         input)."""
         return self._machine.st >= OBJ_FIRST
 
+    def open_containers(self) -> list[int]:
+        """Stream offsets of the containers open inside the message in
+        progress (not its own object), outermost first."""
+        machine = self._machine
+        if machine.st < OBJ_FIRST:
+            return []
+        return [machine.msg_start + rel for rel in machine._starts[1:]]
+
     @property
     def message_start(self) -> int:
         """Stream offset of the message in progress, or of the last one."""
