@@ -16,7 +16,7 @@ from .. import __version__
 from ..scan import BACKEND
 from .errors import CLIError
 
-SUBCOMMANDS = ("parse", "watch", "bench", "convert", "exec", "mux")
+SUBCOMMANDS = ("parse", "watch", "bench", "convert", "exec", "mux", "shell")
 
 
 def build_parser() -> argparse.ArgumentParser:
