@@ -29,7 +29,7 @@ from .model.catalogue import EVENT_CLASSES, EVENTS, EXTRACTED_PATHS
 from .errors import (DecodeError, IncompleteMessageError, IntegerTooLongError,
                      MessageTooLargeError, ProtocolError, ValidationError)
 from .model import messages as _messages
-from .model.messages import F_INDEX, KIND_CLASSES, Event, Message
+from .model.messages import F_BATCH, F_INDEX, KIND_CLASSES, Event, Message
 from .scan.paths import S_EVENT, S_MICROS, S_SECONDS, Schema
 from .scan.records import Records
 
@@ -167,23 +167,29 @@ OWN_BUFFER_BYTES = 4096
 GAP = 512
 
 
-def _unshared(batch: Records, n: int) -> list[Records]:
-    """The first ``n`` records of ``batch`` as batches whose buffers hold
-    little but their own messages, so that a message kept (or queued)
-    holds about its own bytes (at most OWN_BUFFER_BYTES + GAP more),
-    whatever came between, not the whole chunk it was read from."""
+def _unshared(batch: Records,
+              n: int) -> tuple[list[Records], list[int]]:
+    """For each of the first ``n`` records of ``batch``: a batch holding
+    little but its message's bytes, and its index there.  A message kept
+    (or queued) then holds about its own bytes (at most OWN_BUFFER_BYTES
+    + GAP more), whatever came between, not the whole chunk it was read
+    from.  Large messages are cut alone; small ones share a batch in runs
+    with short gaps between them."""
     starts = column(batch.recs, R_START)
     ends = column(batch.recs, R_END)
-    parts: list[Records] = []
+    batches: list[Records] = []
+    indices: list[int] = []
     first = 0
     for i in range(1, n + 1):
         if (i < n and ends[i - 1] - starts[first] < OWN_BUFFER_BYTES
                 and ends[i] - starts[i] < OWN_BUFFER_BYTES
                 and starts[i] - ends[i - 1] <= GAP):
             continue  # a small message close to a short run joins it
-        parts.append(batch.subset(first, i))
+        part = batch.subset(first, i)
+        batches += [part] * (i - first)
+        indices += range(i - first)
         first = i
-    return parts
+    return batches, indices
 
 
 def _error_from_record(batch: Records, i: int,
@@ -370,10 +376,10 @@ class Decoder:
                 # mostly bytes that are not these messages' (filtered
                 # events, a huge message among small ones, junk): give the
                 # messages buffers of their own so that none pins the rest
-                for part in _unshared(batch, n):
-                    out = self._build(out, part, part.recs, part.n)
+                batches, indices = _unshared(batch, n)
+                out = self._build(out, recs, batches, indices)
             else:
-                out = self._build(out, batch, recs, n)
+                out = self._build(out, recs, repeat(batch, n), range(n))
             refused = self._factories.refused
             if (self._filtering or refused) and any(map(
                     _is, islice(out, first, None),
@@ -405,21 +411,23 @@ class Decoder:
             self.errors.append(bad)
         return out
 
-    def _build(self, out: list[Message], batch: Records, recs: Any,
-               n: int) -> list[Message]:
-        """``out`` with the message objects of ``n`` records of ``batch``,
-        built by one ``map``: no Python frame per message but the class's
-        own ``__init__``."""
+    def _build(self, out: list[Message], recs: Any,
+               batches: Iterable[Records],
+               indices: Iterable[int]) -> list[Message]:
+        """``out`` with the message objects of the records ``recs``, each
+        read from its batch and index there, built by one ``map``: no
+        Python frame per message."""
         classes = self._factories
         first = len(out)
         out += map(_new, map(classes.__getitem__, column(recs, R_TAG)),
                    zip(column(recs, R_SECONDS), column(recs, R_MICROS),
-                       repeat(batch, n), range(n)))
+                       batches, indices))
         if classes.rare:  # records that need more decoding
             classes.rare = False
             for j in range(first, len(out)):
                 pending: Any = out[j]
                 if type(pending) is _Pending:
+                    batch: Records = pending[F_BATCH]
                     out[j] = classes.factory(batch.tag(pending[F_INDEX]))(
                         *pending)
         return out

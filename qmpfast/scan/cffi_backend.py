@@ -92,6 +92,11 @@ def _tables(schema: Schema) -> _CTables:
     return tables
 
 
+# A batch of at most this many records lets the batches cut from it
+# (subset) share its record and slot arrays, a few KiB at most.
+SHARED_ROWS_MAX = 64
+
+
 def _copy(view: memoryview) -> memoryview:
     """A memoryview of the same format holding a copy of ``view``."""
     copy: memoryview = memoryview(view.tobytes()).cast(
@@ -119,16 +124,21 @@ class Batch(Records):
         self._paths = paths  # slot -> member path, for error messages
 
     def subset(self, first: int, end: int) -> Batch:
-        """Records ``first`` to ``end - 1`` as a batch of their own, with
-        copies of just their bytes and rows (nothing here stays shared)."""
-        start = self.recs[first * REC_FIELDS]  # R_START
-        stop = self.recs[(end - 1) * REC_FIELDS + R_END]
+        """Records ``first`` to ``end - 1`` as a batch of their own, with a
+        copy of just their bytes.  Their rows are views of this batch's
+        when it has few records (its arrays are then small, and slicing a
+        view costs far less than copying), copies otherwise."""
+        recs = self.recs
+        start = recs[first * REC_FIELDS]  # R_START
+        stop = recs[(end - 1) * REC_FIELDS + R_END]
         nw = self._nw
+        rows = recs[first * REC_FIELDS:end * REC_FIELDS]
+        slots = self._slots[first * nw:max(end * nw, 1)]
+        if self.n > SHARED_ROWS_MAX:
+            rows = _copy(rows)
+            slots = _copy(slots)
         return Batch(self.buf[start - self.base:stop - self.base], start,
-                     _copy(self.recs[first * REC_FIELDS:end * REC_FIELDS]),
-                     end - first,
-                     _copy(self._slots[first * nw:max(end * nw, 1)]),
-                     nw, self._paths)
+                     rows, end - first, slots, nw, self._paths)
 
     def is_object(self, i: int, slot: int) -> bool:
         """Whether the value at a slot is a JSON object."""
