@@ -50,33 +50,24 @@ def scan_rate(stream, events=None, repeat=5, simd=None):
     """Median MB/s of one qmpf_scan call over ``stream`` and the number
     of records; ``simd`` a code path (QMPF_SIMD_*), default the scanner's
     own choice."""
-    from qmpfast.scan.cffi_backend import _tables
-    from qmpfast.scan._qmpscan import ffi, lib
     from qmpfast.decoder import _schema
+    from qmpfast.scan.cffi_backend import Scanner
 
     schema = _schema(events)
-    tables = _tables(schema)
-    nw = schema.n_slots * 3
     room = len(stream) // 40 + 16
-    recs = ffi.new("int64_t[]", room * 6)
-    slots = ffi.new("uint32_t[]", room * nw)
-    kinds = ffi.new("uint8_t[]", 1100)
-    nodes = ffi.new("int32_t[]", 1100)
-    partial = ffi.new("uint32_t[]", nw)
-    n = ffi.new("size_t *")
-    data = ffi.from_buffer("uint8_t[]", stream)
+    # the binding's own scanner; one untimed scan first touches its output
+    # arrays, so that each timed call is one qmpf_scan over the stream
+    scanner = Scanner(schema, 64 << 20, 1024, simd=simd)
+    scanner.scan_count(stream, 0, room)
     times = []
+    n = 0
     for _ in range(repeat):
-        scanner = ffi.new("qmpf_scanner *")
-        lib.qmpf_init(scanner, tables.schema, kinds, nodes, partial, 1024,
-                      64 << 20, 0)
-        if simd is not None:
-            scanner.simd = simd
+        scanner.restart(0)
         t0 = time.perf_counter()
-        lib.qmpf_scan(scanner, data, len(stream), 0, recs, slots, room, n)
+        _status, n, _keep = scanner.scan_count(stream, 0, room)
         times.append(time.perf_counter() - t0)
     times.sort()
-    return len(stream) / times[len(times) // 2] / 1e6, n[0]
+    return len(stream) / times[len(times) // 2] / 1e6, n
 
 
 def instructions_per_byte(stream):

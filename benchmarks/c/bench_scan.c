@@ -120,12 +120,14 @@ int main(int argc, char **argv)
         uint32_t *slots = malloc(room * N_KEYS * QMPF_SLOT_WORDS * 4);
         uint8_t kinds[1026];
         int32_t stack[1026];
+        int64_t starts[1026], doomed[1026];
         uint32_t partial[N_KEYS * QMPF_SLOT_WORDS];
         for (int r = 0; r < reps; r++) {
             qmpf_scanner s;
             struct timespec a, b;
             double t;
-            qmpf_init(&s, &schema, kinds, stack, partial, 1024, 64u << 20, 0);
+            qmpf_init(&s, &schema, kinds, stack, starts, doomed, partial, 1024,
+                      64u << 20, 0);
             s_simd = s.simd;
             clock_gettime(CLOCK_MONOTONIC, &a);
             qmpf_scan(&s, buf, (size_t)len, 0, recs, slots, room, &n);
