@@ -1,7 +1,7 @@
 """cffi builder for the C scanner (out-of-line API mode).
 
-setup.py names this file in ``cffi_modules``; it compiles csrc/qmpscan.c
-into ``qmpfast.scan._qmpscan``.  The header is the contract and nothing here
+setup.py names this file in ``cffi_modules``; it compiles csrc/qmpscan.c and
+csrc/qmpintern.c into ``qmpfast.scan._qmpscan``.  The header is the contract and nothing here
 repeats a number of it: every ``#define QMPF_*`` integer is declared to cffi
 as ``...`` (its value comes from the compiler), struct layouts end in
 ``...;`` and array lengths are ``[...]``.  tools/gen_header.py writes the
@@ -76,6 +76,18 @@ int64_t qmpf_keep_from(const qmpf_scanner *s);
 int qmpf_in_message(const qmpf_scanner *s);
 int qmpf_simd_default(void);
 int qmpf_simd_supported(int simd);
+
+typedef struct { uint32_t *table; uint32_t mask; uint32_t max_ids;
+                 uint8_t *pool; uint32_t pool_size; uint32_t pool_used;
+                 uint32_t next_id; int32_t full; ...; } qmpf_interner;
+void qmpf_intern_reset(qmpf_interner *it);
+size_t qmpf_intern_column(qmpf_interner *it, const uint8_t *buf, size_t len,
+                          int64_t base, const int64_t *recs,
+                          const uint32_t *slots, size_t n, uint32_t n_words,
+                          const uint32_t *which, uint32_t n_which,
+                          const uint8_t *want, uint32_t n_want,
+                          int dense, int32_t *ids, int64_t *fresh,
+                          size_t *n_fresh, size_t *n_other);
 """
 
 ffibuilder = cffi.FFI()
@@ -83,7 +95,8 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "qmpfast.scan._qmpscan",
     '#include "qmpscan.h"',
-    sources=[os.path.relpath(os.path.join(HERE, "qmpscan.c"))],
+    sources=[os.path.relpath(os.path.join(HERE, name))
+             for name in ("qmpscan.c", "qmpintern.c")],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=os.environ.get(
         "QMPFAST_CFLAGS", "-O3 -std=c99").split(),

@@ -270,4 +270,67 @@ int64_t qmpf_keep_from(const qmpf_scanner *s);
 /* 1 when a message is in progress (the stream may not end here). */
 int qmpf_in_message(const qmpf_scanner *s);
 
+/* ---- Value interning -------------------------------------------------
+ *
+ * Real QMP streams repeat their member values endlessly (the same device
+ * through an I/O-error storm, the same VNC server in every session).  An
+ * interner maps the bytes and type of each scalar value extracted at a slot
+ * to a small id, so that the caller decodes each distinct value once and
+ * reads a column of values as a column of ids.  Separate from the scan:
+ * qmpf_intern_column reads records and slots qmpf_scan wrote.  The caller
+ * owns the interner and its arrays; it is bounded by them (a full interner
+ * gives QMPF_ID_OTHER for new values and sets full, and the caller resets
+ * it at its next call).
+ */
+/* no value at the slot, or a record not asked for */
+#define QMPF_ID_ABSENT 0
+/* a value not interned (an object, an array, too long, or the interner is
+ * full): decode it from its span */
+#define QMPF_ID_OTHER 1
+/* the id of the first interned value; ids are given in order */
+#define QMPF_ID_FIRST 2
+/* values of more bytes than this are not interned */
+#define QMPF_INTERN_MAX_LEN 128
+/* an entry is uint32_t[4]: hash, id (0: empty), pool offset, length |
+ * type << 16 */
+#define QMPF_INTERN_ENTRY_WORDS 4
+/* new values are reported as int64_t[3]: start and end in buf, type */
+#define QMPF_FRESH_WORDS 3
+
+typedef struct {
+    uint32_t *table;   /* (mask + 1) entries, zeroed when empty */
+    uint32_t mask;
+    uint32_t max_ids;  /* ids below QMPF_ID_FIRST + max_ids; at most half
+                          the entries */
+    uint8_t *pool;     /* the bytes of the interned values */
+    uint32_t pool_size;
+    uint32_t pool_used;
+    uint32_t next_id;
+    int32_t full;      /* a value found no room since the last reset */
+} qmpf_interner;
+
+/* Forget every value: ids start again at QMPF_ID_FIRST. */
+void qmpf_intern_reset(qmpf_interner *it);
+
+/*
+ * The ids of the values at slots which[0 .. n_which) of records [0, n) (recs
+ * as qmpf_scan wrote them for buf, whose first byte is at stream offset
+ * base; slots n_words uint32 per record), n_which ids per record read, in
+ * record order.  want: NULL for every record, else a byte per event name id
+ * (n_want of them): only event records whose name id has a nonzero byte are
+ * read.  dense: write ids for every record (ABSENT for those not read)
+ * rather than only for the records read.  For each value met for the first
+ * time, appends its span and type to fresh (at most one per id, so room for
+ * n * n_which) and counts it in *n_fresh; its id is
+ * next_id before the call plus its position there.  Counts the
+ * QMPF_ID_OTHER ids in *n_other.  Returns the number of ids written.
+ */
+size_t qmpf_intern_column(qmpf_interner *it, const uint8_t *buf, size_t len,
+                          int64_t base, const int64_t *recs,
+                          const uint32_t *slots, size_t n, uint32_t n_words,
+                          const uint32_t *which, uint32_t n_which,
+                          const uint8_t *want, uint32_t n_want,
+                          int dense, int32_t *ids, int64_t *fresh,
+                          size_t *n_fresh, size_t *n_other);
+
 #endif

@@ -17,7 +17,8 @@ mkdir -p "$OUT"
 "$CC" -g -O1 -std=c99 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -Wall -Wextra -Werror -Wno-unused-parameter \
-    -I csrc fuzz/scan_fuzzer.c csrc/qmpscan.c -o "$OUT/scan_fuzzer"
+    -I csrc fuzz/scan_fuzzer.c csrc/qmpscan.c csrc/qmpintern.c \
+    -o "$OUT/scan_fuzzer"
 
 rm -rf "$OUT/seeds"
 python3 fuzz/make_corpus.py scan "$OUT/seeds" >/dev/null

@@ -380,6 +380,98 @@ static void check_records(const config *cf, const output *o)
     }
 }
 
+/* ---- the interner over the records of each scan call ------------------ */
+
+/* A small interner (it fills, so its full path runs too) and, per id, a copy
+ * of the bytes and the type it was given for, to check that every id
+ * stands for one value. */
+#define FZ_IDS 24
+#define FZ_POOL 200
+static struct {
+    qmpf_interner it;
+    uint32_t table[64 * QMPF_INTERN_ENTRY_WORDS];
+    uint8_t pool[FZ_POOL];
+    uint8_t seen[QMPF_ID_FIRST + FZ_IDS][QMPF_INTERN_MAX_LEN];
+    uint32_t seen_len[QMPF_ID_FIRST + FZ_IDS], seen_type[QMPF_ID_FIRST + FZ_IDS];
+} Z;
+
+static void interner_reset(void)
+{
+    Z.it.table = Z.table;
+    Z.it.mask = 63;
+    Z.it.max_ids = FZ_IDS;
+    Z.it.pool = Z.pool;
+    Z.it.pool_size = FZ_POOL;
+    qmpf_intern_reset(&Z.it);
+}
+
+/* Intern every slot of records [0, n) of buf; check each id against the
+ * bytes it was first given for. */
+static void intern_check(const uint8_t *buf, size_t len, int64_t base,
+                         const int64_t *recs, const uint32_t *slots, size_t n,
+                         uint32_t rng)
+{
+    uint32_t which[N_SLOTS];
+    uint8_t want[4] = {1, 0, 1, 1};
+    int dense = (int)(rng & 1);
+    int32_t *ids;
+    int64_t *fresh;
+    size_t n_fresh = 0, n_other = 0, count, j = 0;
+    if (!n)
+        return;
+    for (uint32_t k = 0; k < N_SLOTS; k++)
+        which[k] = (k + rng) % N_SLOTS;
+    if (Z.it.full || !Z.it.table)
+        interner_reset();
+    ids = malloc(n * N_SLOTS * sizeof(int32_t));
+    fresh = malloc(n * N_SLOTS * QMPF_FRESH_WORDS * sizeof(int64_t));
+    CHECK(ids && fresh);
+    uint32_t first = Z.it.next_id;
+    count = qmpf_intern_column(&Z.it, buf, len, base, recs, slots, n, NW,
+                               which, N_SLOTS, rng & 2 ? want : NULL, 4,
+                               dense, ids, fresh, &n_fresh, &n_other);
+    CHECK(count % N_SLOTS == 0 && count <= n * N_SLOTS);
+    CHECK(first + n_fresh == Z.it.next_id);
+    for (size_t f = 0; f < n_fresh; f++) {
+        const int64_t *fr = fresh + f * QMPF_FRESH_WORDS;
+        uint32_t id = first + (uint32_t)f, flen;
+        CHECK(fr[0] >= 0 && fr[0] <= fr[1] && fr[1] <= (int64_t)len);
+        flen = (uint32_t)(fr[1] - fr[0]);
+        CHECK(flen <= QMPF_INTERN_MAX_LEN && id < QMPF_ID_FIRST + FZ_IDS);
+        memcpy(Z.seen[id], buf + fr[0], flen);
+        Z.seen_len[id] = flen;
+        Z.seen_type[id] = (uint32_t)fr[2];
+    }
+    for (size_t r = 0; r < n && j < count; r++) {
+        const int64_t *rec = recs + r * QMPF_REC_FIELDS;
+        int64_t tag = rec[QMPF_R_TAG];
+        int64_t name = (tag >> QMPF_TAG_ID_SHIFT) - 1;
+        int read = !(rng & 2) || ((tag & QMPF_TAG_KIND_MASK) == QMPF_KIND_EVENT
+                                  && name >= 0 && name < 4 && want[name]);
+        if (!read && !dense)
+            continue;
+        for (uint32_t k = 0; k < N_SLOTS; k++, j++) {
+            const uint32_t *sl = slots + r * NW + which[k] * QMPF_SLOT_WORDS;
+            int32_t id = ids[j];
+            n_other -= id == QMPF_ID_OTHER;
+            if (!read || sl[2] == QMPF_T_ABSENT) {
+                CHECK(id == QMPF_ID_ABSENT);
+                continue;
+            }
+            if (id == QMPF_ID_OTHER)
+                continue;
+            CHECK(id >= QMPF_ID_FIRST && (uint32_t)id < Z.it.next_id);
+            CHECK(Z.seen_type[id] == sl[2]);
+            CHECK(Z.seen_len[id] == sl[1] - sl[0]);
+            CHECK(memcmp(Z.seen[id], buf + (rec[QMPF_R_START] - base) + sl[0],
+                         Z.seen_len[id]) == 0);
+        }
+    }
+    CHECK(j == count && n_other == 0);
+    free(ids);
+    free(fresh);
+}
+
 /* ---- driving the scanner ------------------------------------------------ */
 
 typedef struct {
@@ -478,6 +570,8 @@ static void scan_all(scanner *sc, const uint8_t *buf, size_t len,
                 CHECK(r[QMPF_R_END] <= base + (int64_t)len);
             out_push(o, r, bad ? NULL : slots + i * NW);
         }
+        intern_check(buf, len, base, recs, slots,
+                     res == QMPF_ERROR ? n - 1 : n, (uint32_t)(n * 7 + len));
         if (res == QMPF_DONE)
             break;
     }

@@ -53,9 +53,23 @@ Member = tuple[str, Path]
 Refused = list[tuple[Records, int, IntegerTooLongError]]
 
 
+_PATHS: dict[str, Member] = {}
+
+
 def member_path_of(spec: Union[str, Sequence[str]]) -> Member:
     """``"data.server.host"`` (or ``("data", "server", "host")``, for keys
     holding a dot) as (column key, path)."""
+    if type(spec) is str:
+        member = _PATHS.get(spec)
+        if member is None:
+            member = _member_path_of(spec)
+            if len(_PATHS) < 4096:
+                _PATHS[spec] = member
+        return member
+    return _member_path_of(spec)
+
+
+def _member_path_of(spec: Union[str, Sequence[str]]) -> Member:
     if isinstance(spec, str):
         path = tuple(spec.split("."))
         key = spec
@@ -90,6 +104,8 @@ class _TagTables:
 
         self.names = Names()
         self.kinds = Kinds()
+        # frozenset of event names -> its mask of name ids (Columns._mask)
+        self.masks: dict[frozenset[str], bytes] = {}
 
     def _name(self, tag: int) -> Any:
         if tag_kind(tag) != K.KIND_EVENT:
@@ -119,20 +135,34 @@ class _Part:
     for."""
 
     __slots__ = ("batch", "recs", "rows", "name", "seconds",
-                 "microseconds", "_kinds", "_kind", "_offset")
+                 "microseconds", "slow", "_kinds", "_kind", "_offset")
 
     def __init__(self, batch: Records, recs: Any, rows: Optional[list[int]],
                  name: list[Any], seconds: list[Any],
-                 microseconds: list[Any], kinds: _TagTables) -> None:
+                 microseconds: list[Any], kinds: _TagTables,
+                 slow: Sequence[int] = ()) -> None:
         self.batch = batch
         self.recs = recs
         self.rows = rows
         self.name = name
         self.seconds = seconds
         self.microseconds = microseconds
+        # positions of events whose name the scanner left to Python (no
+        # name id: a mask of name ids does not find them)
+        self.slow = slow
         self._kinds = kinds.kinds
         self._kind: Optional[list[str]] = None
         self._offset: Optional[list[int]] = None
+
+    def column(self, slot: int, want: Optional[bytes]) -> list[Any]:
+        """The values at ``slot`` of the events ``want`` asks for (a byte
+        per event name id; None: every message), None in the other rows:
+        one interned column of the batch."""
+        values = self.batch.rows(len(self.recs) // REC_FIELDS, (slot,), want)
+        rows = self.rows
+        if rows is not None:
+            values = [values[i] for i in rows]
+        return values
 
     def _kept(self, values: Iterable[Any]) -> list[Any]:
         rows = self.rows
@@ -175,11 +205,13 @@ def _part(batch: Records, n: int, tables: _TagTables,
     seconds: list[Any] = list(column(recs, R_SECONDS))
     micros: list[Any] = list(column(recs, R_MICROS))
     rows: Optional[list[int]] = None
+    slow: list[int] = []
     if tables.slow_tags and _SLOW in names:
         dropped: set[int] = set()
         for i, name in enumerate(names):
             if name is not _SLOW:
                 continue
+            slow.append(i)
             try:
                 name = batch.value(i, S_EVENT)
                 if (batch.tag(i) & TAG_LONGNAME and keep is not None
@@ -198,10 +230,12 @@ def _part(batch: Records, n: int, tables: _TagTables,
             names = [names[i] for i in rows]
             seconds = [seconds[i] for i in rows]
             micros = [micros[i] for i in rows]
+            position = {i: j for j, i in enumerate(rows)}
+            slow = [position[i] for i in slow if i in position]
     if None in names:  # only events have a timestamp
         seconds = [None if m is None else s for s, m in zip(seconds, names)]
         micros = [None if m is None else u for u, m in zip(micros, names)]
-    return _Part(batch, recs, rows, names, seconds, micros, tables)
+    return _Part(batch, recs, rows, names, seconds, micros, tables, slow)
 
 
 class _ColumnFeed(Decoder):
@@ -333,12 +367,18 @@ class Columns:
         if keys is None:
             keys = member_path_of(path)[1]
         slot = self._schema.slot_of.get(keys)
+        if slot is not None and keys[0] == "data" and len(keys) > 1 \
+                and events is not None:
+            return self.members_of_events([(keys, events)])[0]
         wanted = None if events is None else frozenset(events)
         out: list[Any] = []
         for p in self._parts:
             batch = p.batch
             read: Callable[[int], Any]
             if slot is not None:
+                if wanted is None:  # every row: one interned column
+                    out += p.column(slot, None)
+                    continue
                 read = partial(batch.value, slot=slot)
             else:
                 read = partial(_walk_message, batch, keys=keys)
@@ -365,14 +405,33 @@ class Columns:
         n = len(self)
         out: list[list[Any]] = [[None] * n for _ in spec]
         reads: dict[str, list[tuple[int, Path, Optional[int]]]] = {}
+        interned: list[tuple[int, int, frozenset[str]]] = []
+        names = self._schema.names
         for k, (path, events) in enumerate(spec):
             keys = member_path_of(path)[1]
             if keys[0] != "data" or len(keys) < 2:
                 raise ValueError(f"members_of_events() reads members of "
                                  f"'data', not {path!r}")
             slot = self._schema.slot_of.get(keys)
+            events = frozenset(events)
+            if slot is not None and events.issubset(names):
+                interned.append((k, slot, events))  # read by the scanner
+                continue
             for event in events:
                 reads.setdefault(event, []).append((k, keys[1:], slot))
+        for k, slot, events in interned:
+            column = out[k] = []
+            want = self._mask(events)
+            for p in self._parts:
+                values = p.column(slot, want)
+                for j in p.slow:  # names the scanner gave no id
+                    if p.name[j] in events:
+                        i = j if p.rows is None else p.rows[j]
+                        value = p.batch.value(i, slot)
+                        values[j] = None if value is MISSING else value
+                column += values
+        if not reads:
+            return out
         wanted = frozenset(reads)
         first = 0
         for p in self._parts:
@@ -403,6 +462,53 @@ class Columns:
                     out[k][first + j] = value
             first += len(names)
         return out
+
+    def event_members(self, event: str,
+                      paths: Sequence[Union[str, Sequence[str]]]
+                      ) -> list[list[Any]]:
+        """The member columns of one event: for each of ``paths``
+        (``"data.device"``), a list with a value (None where absent) for
+        each event named ``event``, in stream order; ``positions(event)``
+        says which rows they are.  The compact way to read typed members:
+        only that event's rows are read, each distinct value decoded once
+        per decoder."""
+        keys = [member_path_of(path)[1] for path in paths]
+        slot_of = self._schema.slot_of
+        slots = [slot_of.get(k) for k in keys]
+        if event not in self._schema.names or None in slots or any(
+                p.rows is not None or p.slow for p in self._parts):
+            # read row by row: paths the scanner does not extract, or
+            # events it gave no name id
+            dense = self.members_of_events([(k, (event,)) for k in keys])
+            where = self.positions(event)
+            return [[column[j] for j in where] for column in dense]
+        want = self._mask(frozenset((event,)))
+        flat: list[Any] = []
+        which = tuple(slot for slot in slots if slot is not None)
+        for p in self._parts:
+            flat += p.batch.rows(len(p.recs) // REC_FIELDS, which, want,
+                                 False)
+        m = len(which)
+        return [flat[k::m] for k in range(m)]
+
+    def positions(self, event: str) -> list[int]:
+        """The rows of the events named ``event``, in order."""
+        out: list[int] = []
+        first = 0
+        names = frozenset((event,))
+        for p in self._parts:
+            out += [first + j for j in self._positions(p, names)]
+            first += len(p.name)
+        return out
+
+    def _mask(self, events: frozenset[str]) -> bytes:
+        """A byte per event name id of the schema, 1 for ``events``."""
+        masks = _tag_tables(self._schema).masks
+        mask = masks.get(events)
+        if mask is None:
+            mask = masks[events] = bytes(
+                name in events for name in self._schema.names)
+        return mask
 
     def _positions(self, part: _Part, names: frozenset[str]) -> list[int]:
         """Positions in ``part`` of the events named in ``names``, found

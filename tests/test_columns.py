@@ -209,3 +209,39 @@ def test_read_columns_names_the_file(tmp_path, backend):
     assert str(info.value).startswith(str(path) + ": ")
     cols = read_columns(str(path), backend=backend, on_error="skip")
     assert cols.name == ["STOP", "RESUME"]
+
+
+TYPED_PATHS = {
+    "BLOCK_IO_ERROR": ["data.device", "data.operation", "data.action",
+                       "data.reason", "data.nospace", "data.node-name"],
+    "RESET": ["data.guest", "data.reason"],
+    "VNC_INITIALIZED": ["data.server.host", "data.client.service",
+                        "data.client.websocket", "data.client.x509_dname"],
+    "STOP": ["data.device"],
+    "SOME_FUTURE_EVENT": ["data.device", "data.not.extracted"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_event_members_are_the_rows_of_that_event(backend, name):
+    """``event_members`` gives the same values as the dense columns, for
+    the rows of that event only, in order; events the catalogue does not
+    know and paths the scanner does not extract included."""
+    data = event_bytes("SOME_FUTURE_EVENT", {
+        "device": "d", "not": {"extracted": 5}}) + b"\n" + STREAMS[name]
+    dec = ColumnDecoder(backend=backend, on_error="skip")
+    cols = dec.feed(data)
+    objects = [m for m in qmpfast.Decoder(backend=backend,
+                                          on_error="skip").feed(data)]
+    for event, paths in TYPED_PATHS.items():
+        got = cols.event_members(event, paths)
+        assert len(got) == len(paths)
+        where = cols.positions(event)
+        assert [cols.name[j] for j in where] == [event] * len(where)
+        assert len(where) == sum(
+            getattr(m, "name", None) == event for m in objects)
+        for path, values in zip(paths, got):
+            assert values == [_walk(objects[j].to_dict(), path)
+                              for j in where], (event, path)
+    assert cols.event_members("SOME_FUTURE_EVENT", ["data.not.extracted"]
+                              ) == [[5]]

@@ -5,7 +5,7 @@ Why a peer of its own: it answers the jobs a collector or a loader runs
 without an object per message.  ``route`` sums the name, seconds and
 microseconds columns of each chunk (Python lists of Python values, as a
 caller gets them); ``typed`` reads the documented events' members as
-columns, each for the events that have it; ``scan`` is the scanner alone
+columns, per event (``Columns.event_members``); ``scan`` is the scanner alone
 (records counted, nothing read: the ceiling); ``parquet`` turns each
 chunk into an Arrow batch with the typed columns and writes it as Parquet
 to memory (what ``qmpfast convert`` does per chunk).
@@ -68,11 +68,19 @@ TYPED += [(f"data.client.{m}", VNC_CLIENT_MORE, len)
           for m in ("x509_dname", "sasl_username")]
 
 
-SPEC = [(path, events) for path, events, _count in TYPED]
-COUNTS = [count for _path, _events, count in TYPED]
+# event -> (its member paths, how each counts)
+BY_EVENT: dict = {}
+for _path, _events, _count in TYPED:
+    for _event in sorted(_events):
+        paths, counts = BY_EVENT.setdefault(_event, ([], []))
+        paths.append(_path)
+        counts.append(_count)
 
 
 def typed(chunks):
+    """Each documented event's members as columns of that event's rows
+    (``Columns.event_members``), counted as the object peers count
+    attributes."""
     n = sec = usec = nlen = t = 0
     feed = ColumnDecoder().feed
     for chunk in chunks:
@@ -81,8 +89,10 @@ def typed(chunks):
         sec += sum(cols.seconds)
         usec += sum(cols.microseconds)
         nlen += sum(map(len, cols.name))
-        for values, count in zip(cols.members_of_events(SPEC), COUNTS):
-            t += sum(map(count, filter(None, values)))
+        for event, (paths, counts) in BY_EVENT.items():
+            for values, count in zip(cols.event_members(event, paths),
+                                     counts):
+                t += sum(map(count, filter(None, values)))
     return (n, sec, usec, nlen, t)
 
 

@@ -78,6 +78,12 @@ SIMD_AVX2 = 2
 SIMD_NEON = 3
 ENTRY_WORDS = 8
 NAMES_PARENT = 0x7fffffff
+ID_ABSENT = 0
+ID_OTHER = 1
+ID_FIRST = 2
+INTERN_MAX_LEN = 128
+INTERN_ENTRY_WORDS = 4
+FRESH_WORDS = 3
 
 # The text of each error code (the comment above its define).
 ERROR_TEXT = {

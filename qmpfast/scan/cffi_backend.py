@@ -7,10 +7,14 @@ FFI.  Values are decoded from their byte spans only when read.
 
 from __future__ import annotations
 
+import sys
+import threading
+from itertools import repeat
 from typing import Any, Optional
 
 from . import _header as K
-from .records import R_END, R_TAG, REC_FIELDS, TAG_BIGNUM, Records
+from .records import (R_END, R_TAG, REC_FIELDS, TAG_BIGNUM, Records,
+                      wanted)
 from ._qmpscan import ffi, lib  # type: ignore[import-not-found]
 from .paths import S_DATA, Path, Schema
 from ..errors import IntegerTooLongError
@@ -24,6 +28,10 @@ _qmpf_scan = lib.qmpf_scan
 _qmpf_keep_from = lib.qmpf_keep_from
 _from_buffer = ffi.from_buffer
 _U8 = ffi.typeof("uint8_t[]")
+_I64 = ffi.typeof("int64_t[]")
+_U32 = ffi.typeof("uint32_t[]")
+_intern_column = lib.qmpf_intern_column
+_intern = sys.intern
 
 # Batch.peek_object() decodes objects up to this size whole: beyond it,
 # reading a few members' slots costs less than decoding the object.
@@ -104,6 +112,128 @@ def _copy(view: memoryview) -> memoryview:
     return copy
 
 
+# The interner of a scanner starts this small (a decoder that never reads
+# a member column costs nothing) and grows fourfold each time it fills, up
+# to INTERN_MAX_IDS values and INTERN_POOL_BYTES bytes of them.
+INTERN_FIRST_IDS = 256
+INTERN_MAX_IDS = 16384
+INTERN_POOL_BYTES = 1 << 19
+
+_OTHER: Any = object()  # a value the interner did not take: decode it
+_ID_BYTES = ffi.sizeof("int32_t")
+
+
+def _add_fresh(values: list[Any], buf: Any, fields: list[int]) -> None:
+    """Append the values of the new ids (``fields``: FRESH_WORDS each,
+    start, end, type): ASCII strings, most of them, by one ``map``."""
+    types = fields[2::K.FRESH_WORDS]
+    starts = fields[0::K.FRESH_WORDS]
+    ends = fields[1::K.FRESH_WORDS]
+    if types.count(K.T_STR_ASCII) == len(types):
+        values += map(str, map(buf.__getitem__, map(slice, starts, ends)),
+                      repeat("ascii"))
+        return
+    for start, end, t in zip(starts, ends, types):
+        value = decode_span(buf, t, start, end)
+        values.append(_intern(value) if type(value) is str else value)
+
+
+class Interner:
+    """Each distinct scalar member value of a stream, decoded once.
+
+    ``qmpf_intern_column`` gives a column of ids; ``values`` holds the
+    value of each id, so a column of values is one ``map`` over the ids.
+    Values are immutable (str, int, float, bool, None) and shared by every
+    message holding them.  Bounded: when the C table fills, it is reset
+    (and grown, up to its limits) before the next column.  A lock keeps
+    two threads reading columns of one decoder's batches apart.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = INTERN_FIRST_IDS // 2
+        self._state: Any = None
+        self._out: Any = None
+        self._fresh: Any = None
+        self._n_fresh = ffi.new("size_t[2]")  # new values, OTHER ids
+        self._counts_other = self._n_fresh + 1
+        self._room = 0
+        self._which: dict[tuple[int, ...], Any] = {}
+        self.values: list[Any] = []
+
+    def _reset(self) -> None:
+        state = self._state
+        if state is None or state.full:
+            if state is not None and self._ids < INTERN_MAX_IDS:
+                self._ids = min(self._ids * 4, INTERN_MAX_IDS)
+            ids = self._ids
+            size = 2 * ids
+            pool = min(ids * 32, INTERN_POOL_BYTES)
+            state = ffi.new("qmpf_interner *")
+            self._table = ffi.new("uint32_t[]", size * K.INTERN_ENTRY_WORDS)
+            self._pool = ffi.new("uint8_t[]", pool)
+            state.table = self._table
+            state.mask = size - 1
+            state.max_ids = ids
+            state.pool = self._pool
+            state.pool_size = pool
+            lib.qmpf_intern_reset(state)
+            self._state = state
+            values: list[Any] = [None] * K.ID_FIRST
+            values[K.ID_OTHER] = _OTHER
+            self.values = values
+
+    def rows(self, batch: Batch, n: int, slots: tuple[int, ...],
+             want: Optional[bytes], dense: bool) -> list[Any]:
+        """The values at ``slots`` of the first ``n`` records of
+        ``batch`` (None where absent), ``len(slots)`` per record, record
+        after record.  ``want``: a byte per event name id, nonzero for the
+        events to read (None: every record); ``dense``: values for every
+        record (None for the others) rather than for the records read."""
+        m = len(slots)
+        with self._lock:
+            self._reset()
+            room = n * m
+            if self._room < room:
+                self._room = room = max(room, 1024)
+                self._out = ffi.new("int32_t[]", room)
+                self._fresh = ffi.new("int64_t[]", room * K.FRESH_WORDS)
+            which = self._which.get(slots)
+            if which is None:
+                which = self._which[slots] = ffi.new("uint32_t[]", slots)
+            buf = batch.buf
+            count = _intern_column(
+                self._state, _from_buffer(_U8, buf), len(buf), batch.base,
+                _from_buffer(_I64, batch.recs),
+                _from_buffer(_U32, batch._slots), n, batch._nw, which, m,
+                _from_buffer(_U8, want) if want is not None else ffi.NULL,
+                len(want) if want is not None else 0, dense, self._out,
+                self._fresh, self._n_fresh, self._counts_other)
+            values = self.values
+            fresh = self._n_fresh[0]
+            if fresh:
+                _add_fresh(values, buf, ffi.unpack(
+                    self._fresh, fresh * K.FRESH_WORDS))
+            out = list(map(values.__getitem__, ffi.unpack(self._out, count)))
+            other = self._n_fresh[1]
+        if other:
+            self._decode_others(batch, n, slots, want, dense, out)
+        return out
+
+    @staticmethod
+    def _decode_others(batch: Batch, n: int, slots: tuple[int, ...],
+                       want: Optional[bytes], dense: bool,
+                       out: list[Any]) -> None:
+        """Values the interner did not take, decoded from their spans."""
+        rows = (range(n) if dense or want is None else
+                [i for i in range(n) if wanted(batch.tag(i), want)])
+        m = len(slots)
+        for j, value in enumerate(out):
+            if value is _OTHER:
+                v = batch.value(rows[j // m], slots[j % m])
+                out[j] = None if v is MISSING else v
+
+
 class Batch(Records):
     """The records of one scan call and the bytes they point into.
 
@@ -111,10 +241,11 @@ class Batch(Records):
     view (SLOT_WORDS per slot, ``_nw`` words per record).
     """
 
-    __slots__ = ("_slots", "_nw", "_paths")
+    __slots__ = ("_slots", "_nw", "_paths", "_interner")
 
     def __init__(self, buf: Any, base: int, recs: memoryview, n: int,
-                 slots: memoryview, nw: int, paths: list[Path]) -> None:
+                 slots: memoryview, nw: int, paths: list[Path],
+                 interner: Interner) -> None:
         self.buf = buf
         self.base = base
         self.recs = recs
@@ -122,6 +253,14 @@ class Batch(Records):
         self._slots = slots
         self._nw = nw
         self._paths = paths  # slot -> member path, for error messages
+        self._interner = interner
+
+    def rows(self, n: int, slots: tuple[int, ...],
+             want: Optional[bytes] = None, dense: bool = True) -> list[Any]:
+        """The values at ``slots`` of the first ``n`` records, record
+        after record (None where absent), each distinct value decoded once
+        per decoder; see ``Interner.rows``."""
+        return self._interner.rows(self, n, slots, want, dense)
 
     def subset(self, first: int, end: int) -> Batch:
         """Records ``first`` to ``end - 1`` as a batch of their own, with a
@@ -138,7 +277,8 @@ class Batch(Records):
             rows = _copy(rows)
             slots = _copy(slots)
         return Batch(self.buf[start - self.base:stop - self.base], start,
-                     rows, end - first, slots, nw, self._paths)
+                     rows, end - first, slots, nw, self._paths,
+                     self._interner)
 
     def is_object(self, i: int, slot: int) -> bool:
         """Whether the value at a slot is a JSON object."""
@@ -240,6 +380,7 @@ class Scanner:
         self._partial = ffi.new("uint32_t[]", max(1, self._nw))
         self._n = ffi.new("size_t *")
         self._room = 0
+        self._interner = Interner()
         self._limits = (max_depth, max_message_size)
         self.restart(start)
 
@@ -328,4 +469,5 @@ class Scanner:
             ffi.buffer(self._recs, max(1, n) * REC_FIELDS * 8)[:]).cast("q")
         view = memoryview(
             ffi.buffer(self._slots, max(1, n * nw) * 4)[:]).cast("I")
-        return Batch(buf, base, recs, n, view, nw, self._paths)
+        return Batch(buf, base, recs, n, view, nw, self._paths,
+                     self._interner)

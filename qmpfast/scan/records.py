@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from ._header import (ERROR_TEXT, KIND_BAD, R_END, R_ERRPOS,
+from ._header import (ERROR_TEXT, KIND_BAD, KIND_EVENT, R_END, R_ERRPOS,
                       R_MICROS, R_SECONDS, R_START, R_TAG, REC_FIELDS,
                       TAG_BIGNUM, TAG_BIGTS, TAG_BYTE_SHIFT, TAG_CODE_MASK,
                       TAG_CODE_SHIFT, TAG_ID_SHIFT, TAG_KIND_MASK,
@@ -20,7 +20,7 @@ __all__ = [
     "REC_FIELDS", "R_START", "R_END", "R_SECONDS", "R_MICROS", "R_TAG",
     "R_ERRPOS", "TAG_BIGTS", "TAG_BIGNUM", "TAG_LONGNAME", "ERROR_TEXT",
     "PROTOCOL_CODES", "event_tag", "bad_tag", "tag_kind", "tag_name_id",
-    "tag_code", "tag_byte", "column", "Records",
+    "tag_code", "tag_byte", "wanted", "column", "Records",
 ]
 
 # The hot paths of the backends read a message's start as ``recs[j]``.
@@ -62,6 +62,15 @@ def tag_byte(tag: int) -> int:
     return (tag >> TAG_BYTE_SHIFT) - 1
 
 
+def wanted(tag: int, want: bytes) -> bool:
+    """Whether a record is one an event-name mask asks for: ``want`` has a
+    byte per event name id, nonzero for the events to read."""
+    if tag & TAG_KIND_MASK != KIND_EVENT:
+        return False
+    name_id = (tag >> TAG_ID_SHIFT) - 1
+    return 0 <= name_id < len(want) and bool(want[name_id])
+
+
 def column(recs: Sequence[int], field: int) -> Sequence[int]:
     """One field of every record of ``recs``: a strided slice, no copy per
     value on a memoryview."""
@@ -95,6 +104,15 @@ class Records:
 
         def obj(self, i: int) -> Any:
             """The whole message decoded."""
+
+        def rows(self, n: int, slots: tuple[int, ...],
+                 want: Optional[bytes] = None,
+                 dense: bool = True) -> list[Any]:
+            """The values at ``slots`` of the first ``n`` records, record
+            after record (None where absent); ``want``: a byte per event
+            name id, nonzero for the events to read (None: every record);
+            ``dense``: values for every record (None for those not read)
+            rather than for the records read."""
 
     def start(self, i: int) -> int:
         """Absolute stream offset of record ``i``'s message."""

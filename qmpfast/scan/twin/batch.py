@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 from .. import _header as K
 from ...errors import IntegerTooLongError
 from ..paths import MISSING, S_DATA, member_path
-from ..records import R_END, REC_FIELDS, Records, tag_kind
+from ..records import R_END, REC_FIELDS, Records, tag_kind, wanted
 from ..values import lenient_loads, refusal, std_loads
 from .tokens import Buf
 
@@ -132,6 +132,24 @@ class Batch(Records):
                 map(type, d.values())):  # type: ignore[arg-type,unused-ignore]
             self._objs[i] = None  # handed out
         return d
+
+    def rows(self, n: int, slots: tuple[int, ...],
+             want: Optional[bytes] = None, dense: bool = True) -> list[Any]:
+        """The values at ``slots`` of the first ``n`` records, record after
+        record (None where absent), as the C backend's interner gives
+        them: for every record (``dense``) or for those ``want`` asks
+        for."""
+        out: list[Any] = []
+        value = self.value
+        for i in range(n):
+            if want is not None and not wanted(self.tag(i), want):
+                if dense:
+                    out += [None] * len(slots)
+                continue
+            for slot in slots:
+                v = value(i, slot)
+                out.append(None if v is MISSING else v)
+        return out
 
     def obj(self, i: int) -> Any:
         """The whole message, decoded."""
