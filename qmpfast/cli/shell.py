@@ -94,10 +94,12 @@ async def _shell(args: argparse.Namespace) -> int:
     async with client:
         commands = await _commands(client)
         session = _session(args.history, commands)
+        # printed before stdout is patched: the patched stdout flushes
+        # from another thread, so the prompt could be drawn first
+        print(f"{_qemu(client.greeting)} at {clean(args.address)}: "
+              f"{len(commands)} commands; Tab completes, .exit or "
+              "Ctrl-D leaves", flush=True)
         with patch_stdout():
-            print(f"{_qemu(client.greeting)} at {clean(args.address)}: "
-                  f"{len(commands)} commands; Tab completes, .exit or "
-                  "Ctrl-D leaves")
             listener = client.listen()
             events = asyncio.create_task(_print_events(listener))
             typing = asyncio.create_task(_read_commands(session, client))
