@@ -32,6 +32,12 @@ from .protocol import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUEUE,
 
 _READ = 65536
 
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a finished future's exception as seen (see Client._reap)."""
+    if not task.cancelled():
+        task.exception()
+
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
@@ -88,6 +94,7 @@ class Client(ConnectionInfo):
         self._greeted: asyncio.Future[None] = loop.create_future()
         self._more = asyncio.Event()  # set when events are queued
         self._closed: QMPConnectionError | None = None
+        self._reaper: asyncio.Future[None] | None = None
         self._task = loop.create_task(self._read_loop())
 
     async def _handshake(self, oob: bool = False) -> None:
@@ -110,6 +117,7 @@ class Client(ConnectionInfo):
                     data = b""  # QEMU exiting with input unread: see client
                 if not data:
                     self._finish(inbox.closed("connection closed by peer"))
+                    self._reap()
                     return
                 if self._traffic is not None:
                     self._traffic("<", data)
@@ -127,11 +135,24 @@ class Client(ConnectionInfo):
         except OSError as exc:
             self._finish(inbox.closed(
                 f"connection lost: {exc.strerror or exc}"))
+            self._reap()
         except Exception as exc:  # a bug must not leave commands hanging
             error = QMPConnectionError(f"{self.address}: reader failed: "
                                        f"{exc!r}")
             error.__cause__ = exc
             self._finish(error)
+
+    def _reap(self) -> None:
+        """The peer is gone: close our end and collect its outcome.
+
+        asyncio keeps the reset that ended the stream in the writer's
+        close waiter too; if nothing awaits that waiter, it reports
+        "exception was never retrieved" with a traceback on stderr when
+        it is collected, which an operator reads as a crash."""
+        self._writer.close()
+        reaper = asyncio.ensure_future(self._writer.wait_closed())
+        reaper.add_done_callback(_retrieve)
+        self._reaper = reaper  # held until done
 
     def _finish(self, error: QMPConnectionError) -> None:
         """The stream has ended: fail every waiter with ``error``."""

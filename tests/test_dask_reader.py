@@ -20,7 +20,7 @@ from conftest import SAMPLES, SEED
 @pytest.fixture(scope="module")
 def client():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, \
+                      dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
 
