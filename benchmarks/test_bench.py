@@ -18,10 +18,11 @@ import pytest
 
 pytest.importorskip("pytest_benchmark")
 
-from benchmarks import peers                                   # noqa: E402
-from benchmarks.peers import _common                           # noqa: E402
-from benchmarks.run import JOBS, STREAM_MIX                    # noqa: E402
-from benchmarks.streams import MIXES, chunks, make_stream      # noqa: E402
+from qmpfast.cli.benchmark import peers                        # noqa: E402
+from qmpfast.cli.benchmark.peers import common                 # noqa: E402
+from qmpfast.cli.benchmark.runner import JOBS, STREAM_MIX      # noqa: E402
+from qmpfast.cli.benchmark.streams import (                    # noqa: E402
+    MIXES, chunks, make_stream)
 
 SIZE_MB = float(os.environ.get("QMPFAST_BENCH_MB", "2"))
 CHUNK = int(os.environ.get("QMPFAST_BENCH_CHUNK", "65536"))
@@ -35,7 +36,7 @@ def stream(mix: str):
 
 @functools.lru_cache(maxsize=None)
 def expected(job: str):
-    return _common.reference(job, stream(STREAM_MIX[job])[0])
+    return common.reference(job, stream(STREAM_MIX[job])[0])
 
 
 @functools.lru_cache(maxsize=None)

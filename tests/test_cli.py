@@ -73,9 +73,79 @@ def test_stats_of_the_bundled_sample(backend):
         "RESET": "3", "STOP": "3", "BLOCK_IO_ERROR": "2", "RESUME": "2",
         "SHUTDOWN": "1", "VNC_CONNECTED": "1", "VNC_DISCONNECTED": "1",
         "VNC_INITIALIZED": "1"}
-    assert "messages 30, events 14, bytes 3380," in out
-    assert f"backend {backend})" in out
+    assert f"messages 30, events 14, bytes 3380, backend {backend}\n" in out
     assert proc.stderr == b""
+
+
+STARTUP = re.compile(r"^start-up ([\d.]+) ms: import qmpfast ([\d.]+) ms, "
+                     r"command line ([\d.]+) ms, first chunk ([\d.]+) ms$",
+                     re.M)
+THROUGHPUT = re.compile(r"^throughput: ([\d,]+) events/s, ([\d.]+) MB/s "
+                        r"\((\d+) bytes after the first chunk in "
+                        r"([\d.]+) ms\)$", re.M)
+
+
+def _startup(out):
+    """The start-up phases of a --stats output, in ms; their total first."""
+    found = STARTUP.findall(out)
+    assert len(found) == 1, out
+    total, *phases = map(float, found[0])
+    assert abs(total - sum(phases)) < 0.11  # each is rounded to 0.1 ms
+    assert total > 0
+    return total, phases
+
+
+def test_stats_of_a_small_input_report_startup_and_no_rate(backend):
+    """On the 3 kB sample a rate would measure start-up, not decoding:
+    start-up is its own line and throughput points to ``qmpfast bench``."""
+    proc = run(backend, "parse", "--sample", "--stats")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    total, (imported, command_line, first_chunk) = _startup(out)
+    assert imported > 0 and command_line > 0
+    assert "throughput: not measured, the input is too small (3380 bytes, " \
+           "under 1 MiB" in out
+    assert "`qmpfast bench`" in out
+    assert "events/s" not in out and "MB/s" not in out
+    assert not THROUGHPUT.search(out)
+
+
+def _events(count):
+    line = (b'{"timestamp": {"seconds": 1, "microseconds": 2}, '
+            b'"event": "STOP"}\r\n')
+    return line, line * count
+
+
+def test_stats_rate_from_one_mib_on(backend, tmp_path):
+    line, _ = _events(0)
+    just_under = (1 << 20) // len(line)        # events in less than 1 MiB
+    for count, measured in ((just_under, False), (just_under + 1, True)):
+        data = line * count
+        assert (len(data) >= 1 << 20) == measured
+        path = tmp_path / "stops.qmp"
+        path.write_bytes(data)
+        proc = run(backend, "parse", "--stats", str(path))
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout.decode()
+        _startup(out)
+        rate = THROUGHPUT.findall(out)
+        if not measured:
+            assert not rate and "too small" in out, out
+            continue
+        assert "too small" not in out and len(rate) == 1, out
+        events_s, mb_s, after_first, ms = rate[0]
+        # the first chunk is start-up: the rate is over the rest
+        assert int(after_first) == len(data) - (1 << 16)
+        events_after = int(after_first) // len(line) + 1  # one cut in two
+        assert float(mb_s) == pytest.approx(
+            int(after_first) / float(ms) / 1e3, rel=0.02, abs=0.1)
+        assert int(events_s.replace(",", "")) == pytest.approx(
+            events_after / float(ms) * 1e3, rel=0.02)
+
+
+def test_import_is_timed_by_two_clock_reads():
+    assert qmpfast._IMPORT_STARTED <= qmpfast._IMPORT_DONE
+    assert "_IMPORT_STARTED" not in qmpfast.__all__
 
 
 def test_stats_count_what_the_decoder_sees(backend, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 from typing import Optional, Sequence
 
 from .. import __version__
@@ -33,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status.  ``args.started`` is
+    when it began, so that ``parse --stats`` can report its set-up."""
+    started = argparse.Namespace(started=time.perf_counter())
+    args = build_parser().parse_args(argv, namespace=started)
     try:
         status: int = args.func(args)
         return status

@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from typing import (IO, TYPE_CHECKING, Any, BinaryIO, Callable, Iterator,
-                    List, Sequence, Tuple, cast)
+                    List, Optional, Sequence, Tuple, cast)
 
 from ..decoder import Decoder
 from ..errors import DecodeError
@@ -29,6 +29,8 @@ SAMPLES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
 SAMPLE = os.path.join(SAMPLES, "qemu-7.2.qmp")
 CHUNK = 1 << 16
+#: Below this much input, --stats gives no rate: start-up would dominate it.
+MIN_THROUGHPUT_BYTES = 1 << 20
 
 
 def _open_inputs(args: argparse.Namespace) -> Iterator[Tuple[str, BinaryIO]]:
@@ -71,8 +73,11 @@ def one_line(raw: bytes) -> bytes:
 
 
 def _decode_file(name: str, stream: BinaryIO, args: argparse.Namespace,
-                 on_message: OnMessage) -> Tuple[int, List[Any]]:
-    """Feed one input through a Decoder; returns (bytes, errors)."""
+                 on_message: OnMessage,
+                 on_chunk: Optional[Callable[[int], None]] = None,
+                 ) -> Tuple[int, List[Any]]:
+    """Feed one input through a Decoder; returns (bytes, errors).
+    ``on_chunk(size)`` is called after each chunk is decoded."""
     decoder = Decoder(events=args.event or None, source=name,
                       on_error="skip" if args.skip_errors else "raise")
     total = 0
@@ -84,6 +89,8 @@ def _decode_file(name: str, stream: BinaryIO, args: argparse.Namespace,
                 break
             total += len(chunk)
             on_message(decoder.feed(chunk))
+            if on_chunk is not None:
+                on_chunk(len(chunk))
             if progress:
                 progress.update(total)
         on_message(decoder.close())
@@ -132,7 +139,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     names: Counter[str] = Counter()
     total_bytes = 0
     errors: List[Any] = []
-    started = time.perf_counter()
+    timing = _Timing(kinds, getattr(args, "started", None))
 
     if args.stats:
         def on_message(messages: Sequence["Message"]) -> None:
@@ -162,16 +169,18 @@ def cmd_parse(args: argparse.Namespace) -> int:
         if args.summary:
             states.append((name, VMState()))
         try:
-            size, errs = _decode_file(name, stream, args, on_message)
+            size, errs = _decode_file(
+                name, stream, args, on_message,
+                timing.chunk if args.stats else None)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
         total_bytes += size
         errors += errs
-    elapsed = time.perf_counter() - started
+    timing.finished = time.perf_counter()
 
     if args.stats:
-        _print_stats(kinds, names, total_bytes, elapsed)
+        _print_stats(kinds, names, total_bytes, timing)
     elif args.summary:
         for number, (name, state) in enumerate(states):
             if len(states) > 1:
@@ -184,8 +193,48 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Timing:
+    """When each phase of a ``--stats`` run ended, so that start-up is
+    reported apart from throughput: on a small capture, the import, the
+    command line and the first chunk (first use of the scanner, first
+    file read) take far longer than the decoding, and a rate over the
+    whole run would measure them instead."""
+
+    def __init__(self, kinds: "Counter[str]",
+                 main_started: Optional[float]) -> None:
+        self.kinds = kinds
+        self.main_started = main_started   # None: cmd_parse called directly
+        self.started = time.perf_counter()  # decoding begins
+        self.first_chunk = 0.0              # when the first chunk was decoded
+        self.first_bytes = 0
+        self.first_events = 0
+        self.finished = self.started
+
+    def chunk(self, size: int) -> None:
+        if not self.first_chunk:
+            self.first_chunk = time.perf_counter()
+            self.first_bytes = size
+            self.first_events = self.kinds.get("event", 0)
+
+    def startup(self) -> str:
+        """The start-up line: each phase in ms, those known."""
+        import qmpfast
+        phases = []
+        begun = getattr(qmpfast, "_IMPORT_STARTED", None)
+        imported = getattr(qmpfast, "_IMPORT_DONE", None)
+        if begun is not None and imported is not None:
+            phases.append(("import qmpfast", imported - begun))
+        if self.main_started is not None:
+            phases.append(("command line", self.started - self.main_started))
+        first = self.first_chunk or self.finished
+        phases.append(("first chunk", first - self.started))
+        total = sum(t for _, t in phases)
+        return (f"start-up {total * 1e3:.1f} ms: " + ", ".join(
+            f"{name} {t * 1e3:.1f} ms" for name, t in phases))
+
+
 def _print_stats(kinds: Counter[str], names: Counter[str],
-                 total_bytes: int, elapsed: float) -> None:
+                 total_bytes: int, timing: _Timing) -> None:
     w = sys.stdout.write
     n_events = kinds.get("event", 0)
     n_all = sum(kinds.values())
@@ -196,11 +245,23 @@ def _print_stats(kinds: Counter[str], names: Counter[str],
         w(f"\n{'event':<24} {'count':>10}\n")
         for name, count in sorted(names.items(), key=lambda x: (-x[1], x[0])):
             w(f"{name:<24} {count:>10}\n")
-    rate = n_events / elapsed if elapsed > 0 else 0.0
     w(f"\nmessages {n_all}, events {n_events}, bytes {total_bytes}, "
-      f"{elapsed * 1e3:.2f} ms, {rate:,.0f} events/s "
-      f"({total_bytes / elapsed / 1e6 if elapsed else 0:.1f} MB/s, "
-      f"backend {BACKEND})\n")
+      f"backend {BACKEND}\n")
+    w(timing.startup() + "\n")
+    if total_bytes < MIN_THROUGHPUT_BYTES:
+        w(f"throughput: not measured, the input is too small "
+          f"({total_bytes} bytes, under {MIN_THROUGHPUT_BYTES >> 20} MiB: "
+          f"start-up would dominate); run `qmpfast bench` for throughput\n")
+        return
+    # after the first chunk: the decoding alone
+    elapsed = timing.finished - timing.first_chunk
+    size = total_bytes - timing.first_bytes
+    events = n_events - timing.first_events
+    if elapsed <= 0:
+        elapsed = 1e-9
+    w(f"throughput: {events / elapsed:,.0f} events/s, "
+      f"{size / elapsed / 1e6:.1f} MB/s ({size} bytes after the first "
+      f"chunk in {elapsed * 1e3:.2f} ms)\n")
 
 
 def register(subparsers: Any) -> None:
@@ -215,7 +276,8 @@ def register(subparsers: Any) -> None:
                    help="keep only these events (repeatable)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--stats", action="store_true",
-                      help="print counts per kind and event, and speed")
+                      help="print counts per kind and event, start-up "
+                      "time, and speed (on 1 MiB of input or more)")
     mode.add_argument("--summary", action="store_true",
                       help="print the VM status timeline and VNC sessions")
     p.add_argument("--skip-errors", action="store_true",

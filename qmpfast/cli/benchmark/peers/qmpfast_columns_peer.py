@@ -13,17 +13,24 @@ to memory (what ``qmpfast convert`` does per chunk).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
 import os
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from ._common import BLOCK_IO_ERROR
+from .common import BLOCK_IO_ERROR, Checksum, Job
 
 NAME = "qmpfast"
+# Imported by name, as in qmpfast_peer: it may be missing under PyPy.
+qmpfast: Optional[Any]
+ColumnDecoder: Any = None
+_BACKEND = ""
 try:
     if os.environ.get("QMPFAST_PUREPYTHON"):
         raise ImportError("the columns peer measures the C backend")
-    import qmpfast
-    from qmpfast.columns import ColumnDecoder
+    qmpfast = importlib.import_module("qmpfast")
+    ColumnDecoder = importlib.import_module("qmpfast.columns").ColumnDecoder
     _BACKEND = qmpfast.BACKEND
 except Exception as exc:
     qmpfast = None
@@ -37,7 +44,7 @@ def version() -> str:
         if qmpfast else ""
 
 
-def route(chunks):
+def route(chunks: Iterable[bytes]) -> Checksum:
     n = sec = usec = nlen = 0
     feed = ColumnDecoder().feed
     for chunk in chunks:
@@ -55,7 +62,8 @@ VNC = {"VNC_CONNECTED", "VNC_DISCONNECTED", "VNC_INITIALIZED"}
 VNC_CLIENT_MORE = {"VNC_DISCONNECTED", "VNC_INITIALIZED"}
 # (member path, events it is read for, how it counts: len of a string, or
 # 1 for true)
-TYPED = [(f"data.{m}", BIO, len) for m in
+Count = Callable[[Any], int]
+TYPED: List[Tuple[str, Set[str], Count]] = [(f"data.{m}", BIO, len) for m in
          ("device", "operation", "action", "qom-path", "node-name")]
 TYPED += [("data.nospace", BIO, int), ("data.reason", BIO | GUEST, len),
           ("data.guest", GUEST, int)]
@@ -69,7 +77,7 @@ TYPED += [(f"data.client.{m}", VNC_CLIENT_MORE, len)
 
 
 # event -> (its member paths, how each counts)
-BY_EVENT: dict = {}
+BY_EVENT: Dict[str, Tuple[List[str], List[Count]]] = {}
 for _path, _events, _count in TYPED:
     for _event in sorted(_events):
         paths, counts = BY_EVENT.setdefault(_event, ([], []))
@@ -77,7 +85,7 @@ for _path, _events, _count in TYPED:
         counts.append(_count)
 
 
-def typed(chunks):
+def typed(chunks: Iterable[bytes]) -> Checksum:
     """Each documented event's members as columns of that event's rows
     (``Columns.event_members``), counted as the object peers count
     attributes."""
@@ -96,9 +104,9 @@ def typed(chunks):
     return (n, sec, usec, nlen, t)
 
 
-def scan(chunks):
-    from qmpfast.decoder import Decoder
-    scanner = Decoder()._scanner
+def scan(chunks: Iterable[bytes]) -> Checksum:
+    decoder: Any = importlib.import_module("qmpfast.decoder").Decoder()
+    scanner = decoder._scanner
     n = base = 0
     tail = b""
     for chunk in chunks:
@@ -113,24 +121,25 @@ def scan(chunks):
     return (n,)
 
 
-def parquet(chunks):
+def parquet(chunks: Iterable[bytes]) -> Checksum:
     """As ``qmpfast convert`` does: a batch per chunk, a row group per
     ROW_GROUP rows."""
-    from qmpfast.arrow import record_batch, schema
-    from qmpfast.cli.convert import ROW_GROUP
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    arrow = importlib.import_module("qmpfast.arrow")
+    row_group: int = importlib.import_module("qmpfast.cli.convert").ROW_GROUP
+    pa = importlib.import_module("pyarrow")
+    pq = importlib.import_module("pyarrow.parquet")
     n = 0
     sink = io.BytesIO()
     feed = ColumnDecoder().feed
-    pending, rows = [], 0
-    with pq.ParquetWriter(sink, schema(source=True)) as writer:
+    pending: List[Any] = []
+    rows = 0
+    with pq.ParquetWriter(sink, arrow.schema(source=True)) as writer:
         for chunk in chunks:
             cols = feed(chunk)
             n += len(cols)
-            pending.append(record_batch(cols, source="vm"))
+            pending.append(arrow.record_batch(cols, source="vm"))
             rows += len(cols)
-            if rows >= ROW_GROUP:
+            if rows >= row_group:
                 writer.write_table(pa.Table.from_batches(pending))
                 pending, rows = [], 0
         if pending:
@@ -138,6 +147,11 @@ def parquet(chunks):
     return (n,)
 
 
-JOBS = {"route": route, "typed": typed, "scan": scan, "parquet": parquet} \
-    if AVAILABLE else {}
-VARIANTS = {"qmpfast.columns": JOBS} if AVAILABLE else {}
+JOBS: Dict[str, Job] = {"route": route, "typed": typed, "scan": scan,
+                        "parquet": parquet} if AVAILABLE else {}
+MISSING: Dict[str, str] = {}
+if AVAILABLE and importlib.util.find_spec("pyarrow") is None:
+    del JOBS["parquet"]
+    MISSING["parquet"] = "pyarrow not installed"
+VARIANTS: Dict[str, Dict[str, Job]] = \
+    {"qmpfast.columns": JOBS} if AVAILABLE else {}

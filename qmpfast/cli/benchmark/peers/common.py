@@ -14,11 +14,21 @@ computation the runner compares every peer against.
 from __future__ import annotations
 
 import json
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping,
+                    Tuple)
 
 BLOCK_IO_ERROR = "BLOCK_IO_ERROR"
 
+#: What a job returns: a checksum, so that no work can be skipped.
+Checksum = Tuple[int, ...]
+#: A job: the chunks of a stream in, its checksum out.
+Job = Callable[[List[bytes]], Checksum]
+#: The messages completed by each chunk, as mappings.
+Batches = Callable[[Iterable[bytes]], Iterator[List[Any]]]
 
-def split_lines(chunks, decode):
+
+def split_lines(chunks: Iterable[bytes],
+                decode: Callable[[bytes], Any]) -> Iterator[List[Any]]:
     """Yield ``[decode(line) ...]`` for the complete lines of each chunk.
 
     The idiom a careful user writes: prepend the carried tail, split on
@@ -34,10 +44,10 @@ def split_lines(chunks, decode):
         yield [decode(tail)]
 
 
-def dict_jobs(batches) -> dict:
+def dict_jobs(batches: Batches) -> Dict[str, Job]:
     """Build the full/route/filter jobs over ``batches(chunks)``."""
 
-    def full(chunks):
+    def full(chunks: Iterable[bytes]) -> Checksum:
         n = sec = usec = nlen = nkeys = 0
         for msgs in batches(chunks):
             for m in msgs:
@@ -51,7 +61,7 @@ def dict_jobs(batches) -> dict:
                     nkeys += len(data)
         return (n, sec, usec, nlen, nkeys)
 
-    def route(chunks):
+    def route(chunks: Iterable[bytes]) -> Checksum:
         n = sec = usec = nlen = 0
         for msgs in batches(chunks):
             for m in msgs:
@@ -62,7 +72,7 @@ def dict_jobs(batches) -> dict:
                 nlen += len(m["event"])
         return (n, sec, usec, nlen)
 
-    def filter_(chunks):
+    def filter_(chunks: Iterable[bytes]) -> Checksum:
         n = sec = nkeys = 0
         for msgs in batches(chunks):
             for m in msgs:
@@ -75,7 +85,7 @@ def dict_jobs(batches) -> dict:
     return {"full": full, "route": route, "filter": filter_}
 
 
-def typed_fields(name: str, d: dict) -> int:
+def typed_fields(name: str, d: Mapping[str, Any]) -> int:
     """Reference value of the typed job's per-event field sum.
 
     Strings count their length, a true bool counts 1, an absent optional
@@ -87,7 +97,7 @@ def typed_fields(name: str, d: dict) -> int:
         t += len(d.get("node-name") or "") + bool(d.get("nospace"))
         return t
     if name in ("RESET", "SHUTDOWN"):
-        return d["guest"] + len(d["reason"])
+        return int(d["guest"]) + len(d["reason"])
     if name.startswith("VNC_"):
         s, c = d["server"], d["client"]
         t = (len(s["host"]) + len(s["service"]) + len(s["family"])
@@ -96,11 +106,11 @@ def typed_fields(name: str, d: dict) -> int:
              + c["websocket"])
         if name != "VNC_CONNECTED":
             t += len(c.get("x509_dname") or "") + len(c.get("sasl_username") or "")
-        return t
+        return int(t)
     return 0
 
 
-def reference(job: str, stream: bytes) -> tuple:
+def reference(job: str, stream: bytes) -> Checksum:
     """The checksum every peer must return for ``job`` on ``stream``."""
     msgs = [json.loads(line) for line in stream.splitlines() if line.strip()]
     if job == "typed":
@@ -115,4 +125,4 @@ def reference(job: str, stream: bytes) -> tuple:
     if job in ("scan", "parquet"):
         return (len(msgs),)
     jobs = dict_jobs(lambda chunks: iter([msgs]))
-    return jobs[job](None)
+    return jobs[job]([])

@@ -8,13 +8,18 @@ Events are then read through the ``Message`` mapping interface.
 No typed job: the library has no typed events.
 """
 
-from importlib import metadata
+from __future__ import annotations
 
-from ._common import dict_jobs, split_lines
+import importlib
+from importlib import metadata
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+from .common import Job, dict_jobs, split_lines
 
 NAME = "qemu.qmp"
+Message: Optional[Any]
 try:
-    from qemu.qmp.message import Message
+    Message = importlib.import_module("qemu.qmp.message").Message
 except ImportError as exc:
     Message = None
     AVAILABLE, NOTE = False, f"qemu.qmp not installed ({exc})"
@@ -29,9 +34,10 @@ def version() -> str:
         return "unknown"
 
 
-def batches(chunks):
+def batches(chunks: Iterable[bytes]) -> Iterator[List[Any]]:
     """Complete messages of each chunk, as ``qemu.qmp.message.Message``."""
+    assert Message is not None
     return split_lines(chunks, Message)
 
 
-JOBS = dict_jobs(batches) if AVAILABLE else {}
+JOBS: Dict[str, Job] = dict_jobs(batches) if AVAILABLE else {}

@@ -16,13 +16,21 @@ the environment set accordingly.
 
 from __future__ import annotations
 
+import importlib
 from importlib import metadata
+from typing import Any, Dict, Iterable, Optional
 
-from ._common import BLOCK_IO_ERROR
+from .common import BLOCK_IO_ERROR, Checksum, Job
 
 NAME = "qmpfast"
+# Imported by name, as the other peers' libraries are: under PyPy it may be
+# missing, and the jobs read event attributes that only the typed events
+# have, which a checker cannot follow through Decoder.feed.
+qmpfast: Optional[Any]
+_BACKEND = ""
+_Decoder: Any = None
 try:
-    import qmpfast
+    qmpfast = importlib.import_module("qmpfast")
     _BACKEND = qmpfast.BACKEND
     _Decoder = qmpfast.Decoder
 except Exception as exc:            # missing, half-built or not yet this API
@@ -37,7 +45,7 @@ else:
 def version() -> str:
     if qmpfast is None:
         return ""
-    ver = getattr(qmpfast, "__version__", None)
+    ver: Optional[str] = getattr(qmpfast, "__version__", None)
     if ver is None:
         try:
             ver = metadata.version("qmpfast")
@@ -46,7 +54,7 @@ def version() -> str:
     return f"{ver} ({_BACKEND} backend)"
 
 
-def full(chunks):
+def full(chunks: Iterable[bytes]) -> Checksum:
     n = sec = usec = nlen = nkeys = 0
     feed = _Decoder().feed
     for chunk in chunks:
@@ -61,7 +69,7 @@ def full(chunks):
     return (n, sec, usec, nlen, nkeys)
 
 
-def route(chunks):
+def route(chunks: Iterable[bytes]) -> Checksum:
     n = sec = usec = nlen = 0
     feed = _Decoder().feed
     for chunk in chunks:
@@ -73,7 +81,7 @@ def route(chunks):
     return (n, sec, usec, nlen)
 
 
-def filter_(chunks):
+def filter_(chunks: Iterable[bytes]) -> Checksum:
     n = sec = nkeys = 0
     feed = _Decoder(events={BLOCK_IO_ERROR}).feed
     for chunk in chunks:
@@ -84,7 +92,7 @@ def filter_(chunks):
     return (n, sec, nkeys)
 
 
-def typed(chunks):
+def typed(chunks: Iterable[bytes]) -> Checksum:
     n = sec = usec = nlen = t = 0
     feed = _Decoder().feed
     for chunk in chunks:
@@ -118,6 +126,7 @@ def typed(chunks):
     return (n, sec, usec, nlen, t)
 
 
-JOBS = {"full": full, "route": route, "typed": typed, "filter": filter_} \
-    if AVAILABLE else {}
-VARIANTS = {f"qmpfast-{_BACKEND}": JOBS} if AVAILABLE else {}
+JOBS: Dict[str, Job] = {"full": full, "route": route, "typed": typed,
+                        "filter": filter_} if AVAILABLE else {}
+VARIANTS: Dict[str, Dict[str, Job]] = \
+    {f"qmpfast-{_BACKEND}": JOBS} if AVAILABLE else {}

@@ -6,12 +6,18 @@ benchmarks treat them alike:
 * ``NAME``: the library's name; ``AVAILABLE`` and ``NOTE`` (why not);
 * ``version()``: the library's version as a string;
 * ``JOBS``: ``{"full": fn, "route": fn, ...}`` for its main variant, each
-  ``fn(chunks) -> tuple of ints`` (a checksum, so no work can be skipped);
+  ``fn(chunks) -> tuple of ints`` (a checksum, so no work can be skipped;
+  ``common.Job``);
 * ``VARIANTS``: ``{variant name: jobs}`` when one library is measured in
   more than one way (msgspec untyped/typed, qmpfast C/pure Python).
 
+* ``MISSING`` (optional): ``{job: why}`` for jobs the peer has but cannot
+  run here (a library they need is missing), so the report says why.
+
 A job a peer cannot do is simply absent from its jobs.  A module whose
-library is missing still imports, with ``AVAILABLE = False``.
+library is missing still imports, with ``AVAILABLE = False``; the
+libraries are imported by name (``importlib``), so that the package's
+type check does not need them installed.
 
 ``ELSEWHERE`` lists the variants measured under another interpreter (PyPy:
 qmpfast's C scanner is a cffi module, PyPy's own FFI, while orjson and
@@ -29,11 +35,15 @@ from __future__ import annotations
 import importlib
 import os
 import platform
-from typing import NamedTuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-#: (variant, module in this package, environment to set before import;
-#: a value of None means "unset").
-REGISTRY = (
+from .common import Job
+
+#: An environment to apply: a value of None means "unset".
+Env = Dict[str, Optional[str]]
+
+#: (variant, module in this package, environment to set before import).
+REGISTRY: Tuple[Tuple[str, str, Env], ...] = (
     ("stdlib-json", "stdlib_json", {}),
     ("orjson", "orjson_peer", {}),
     ("msgspec", "msgspec_peer", {}),
@@ -68,15 +78,16 @@ class Peer(NamedTuple):
     available: bool
     note: str
     version: str
-    jobs: dict
+    jobs: Dict[str, Job]
+    missing: Dict[str, str] = {}
 
 
-def select(wanted=None) -> list:
+def select(wanted: Optional[Sequence[str]] = None) -> List[str]:
     """Variant names matching ``wanted`` (variant or library names, e.g.
     "msgspec" selects msgspec and msgspec-typed); all when None."""
     if not wanted:
         return list(VARIANT_NAMES)
-    def matches(name, w):
+    def matches(name: str, w: str) -> bool:
         return name == w or name.startswith(w + "-")
     unknown = [w for w in wanted if not any(matches(n, w) for n in VARIANT_NAMES)]
     if unknown:
@@ -100,7 +111,7 @@ def load(variant: str, set_env: bool = True) -> Peer:
     here = platform.python_implementation().lower()
     if INTERPRETER.get(variant, here) != here:
         return Peer(variant, variant, False,
-                    f"runs under {INTERPRETER[variant]} (benchmarks.run "
+                    f"runs under {INTERPRETER[variant]} (the runner "
                     "starts it)", "", {})
     if set_env:
         for key, value in env.items():
@@ -109,12 +120,16 @@ def load(variant: str, set_env: bool = True) -> Peer:
             else:
                 os.environ[key] = value
     module = importlib.import_module(f"{__name__}.{module_name}")
-    variants = getattr(module, "VARIANTS", {module.NAME: module.JOBS})
-    version = module.version() if module.AVAILABLE else ""
+    library: str = module.NAME
+    variants: Dict[str, Dict[str, Job]] = getattr(
+        module, "VARIANTS", {library: module.JOBS})
+    version: str = module.version() if module.AVAILABLE else ""
     if not module.AVAILABLE:
-        return Peer(variant, module.NAME, False, module.NOTE, version, {})
+        return Peer(variant, library, False, module.NOTE, version, {})
     if base not in variants:
-        note = getattr(module, "NOTE", "") or \
+        note: str = getattr(module, "NOTE", "") or \
             f"{variant} is not the variant loaded in this process"
-        return Peer(variant, module.NAME, False, note, version, {})
-    return Peer(variant, module.NAME, True, "", version, dict(variants[base]))
+        return Peer(variant, library, False, note, version, {})
+    missing: Dict[str, str] = dict(getattr(module, "MISSING", {}))
+    return Peer(variant, library, True, "", version, dict(variants[base]),
+                missing)

@@ -5,11 +5,17 @@ that is not faster than ``orjson.loads`` per line has no reason to exist.
 No typed job: orjson returns plain dicts.
 """
 
-from ._common import dict_jobs, split_lines
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+from .common import Job, dict_jobs, split_lines
 
 NAME = "orjson"
+orjson: Optional[Any]
 try:
-    import orjson
+    orjson = importlib.import_module("orjson")
 except ImportError as exc:          # the benchmark still runs without it
     orjson = None
     AVAILABLE, NOTE = False, f"orjson not installed ({exc})"
@@ -18,12 +24,13 @@ else:
 
 
 def version() -> str:
-    return orjson.__version__ if orjson else ""
+    return str(orjson.__version__) if orjson else ""
 
 
-def batches(chunks):
+def batches(chunks: Iterable[bytes]) -> Iterator[List[Any]]:
     """Complete messages of each chunk, decoded by ``orjson.loads``."""
+    assert orjson is not None
     return split_lines(chunks, orjson.loads)
 
 
-JOBS = dict_jobs(batches) if AVAILABLE else {}
+JOBS: Dict[str, Job] = dict_jobs(batches) if AVAILABLE else {}
