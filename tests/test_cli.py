@@ -5,6 +5,7 @@ The backend is chosen the way a user chooses it, through the environment
 insist on the C one).
 """
 
+import argparse
 import json
 import os
 import re
@@ -419,3 +420,33 @@ def test_parse_pretty_message_nested_1000_deep(backend, tmp_path):
     assert proc.returncode == 0, proc.stderr[-300:]
     assert proc.stdout == (b'{"return": ' + b'{"return": ' * (depth - 1) +
                            b'{"k": "a b"' + b"}" * depth + b', "id": 1}\n')
+
+
+def test_each_subcommand_module_gives_the_listed_help_line():
+    """The full parser (``qmpfast --help``) and the one that imports only
+    the command run list the same subcommands with the same help."""
+    from qmpfast.cli import SUBCOMMANDS, build_parser
+
+    def helps(parser):
+        action = next(a for a in parser._actions
+                      if isinstance(a, argparse._SubParsersAction))
+        return {c.dest: c.help for c in action._choices_actions}
+
+    assert helps(build_parser()) == SUBCOMMANDS
+    for name in SUBCOMMANDS:
+        assert helps(build_parser(name)) == SUBCOMMANDS
+
+
+def test_a_command_imports_only_its_own_module():
+    """``qmpfast parse`` pays for neither asyncio nor prompt_toolkit nor
+    the benchmark harness (they belong to other commands)."""
+    code = ("import sys; from qmpfast.cli import main; "
+            "main(['parse', '--sample', '--stats']); "
+            "print(sorted(m for m in ('asyncio', 'prompt_toolkit', "
+            "'qmpfast.cli.watch', 'qmpfast.cli.benchmark', "
+            "'qmpfast.cli.shell', 'qmpfast.cli.parse') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "['qmpfast.cli.parse']"
