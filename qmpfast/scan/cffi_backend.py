@@ -33,6 +33,31 @@ _U32 = ffi.typeof("uint32_t[]")
 _intern_column = lib.qmpf_intern_column
 _intern = sys.intern
 
+# On PyPy a batch's records are a list of ints (``ffi.unpack``) and its
+# slots a C array (a copy by ``ffi.memmove``): the JIT reads both as raw
+# memory, while a memoryview cast goes through the buffer protocol on
+# every read, and copying through ``ffi.buffer`` or unpacking the slots
+# into a list costs ten to twenty times the ``memmove``.  CPython keeps
+# the memoryviews (no Python int per field until it is read).
+CDATA = sys.implementation.name == "pypy"
+
+
+def _c_array(ctype: Any, seq: Any) -> Any:
+    """A C array of ``seq`` (a list: copied; cdata or a buffer: shared)."""
+    if type(seq) is list:
+        return ffi.new(ctype, seq)
+    if isinstance(seq, ffi.CData):
+        return seq
+    return _from_buffer(ctype, seq)
+
+
+def _u32_copy(src: Any, words: int) -> Any:
+    """A new C array of the first ``words`` uint32 at ``src``."""
+    words = max(1, words)
+    copy = _alloc(_U32, words)
+    ffi.memmove(copy, src, words * 4)
+    return copy
+
 # Batch.peek_object() decodes objects up to this size whole: beyond it,
 # reading a few members' slots costs less than decoding the object.
 PEEK_OBJECT_MAX = 2048
@@ -204,8 +229,8 @@ class Interner:
             buf = batch.buf
             count = _intern_column(
                 self._state, _from_buffer(_U8, buf), len(buf), batch.base,
-                _from_buffer(_I64, batch.recs),
-                _from_buffer(_U32, batch._slots), n, batch._nw, which, m,
+                _c_array(_I64, batch.recs),
+                _c_array(_U32, batch._slots), n, batch._nw, which, m,
                 _from_buffer(_U8, want) if want is not None else ffi.NULL,
                 len(want) if want is not None else 0, dense, self._out,
                 self._fresh, self._n_fresh, self._counts_other)
@@ -243,8 +268,8 @@ class Batch(Records):
 
     __slots__ = ("_slots", "_nw", "_paths", "_interner")
 
-    def __init__(self, buf: Any, base: int, recs: memoryview, n: int,
-                 slots: memoryview, nw: int, paths: list[Path],
+    def __init__(self, buf: Any, base: int, recs: Any, n: int,
+                 slots: Any, nw: int, paths: list[Path],
                  interner: Interner) -> None:
         self.buf = buf
         self.base = base
@@ -272,18 +297,21 @@ class Batch(Records):
         stop = recs[(end - 1) * REC_FIELDS + R_END]
         nw = self._nw
         rows = recs[first * REC_FIELDS:end * REC_FIELDS]
-        slots = self._slots[first * nw:max(end * nw, 1)]
-        if self.n > SHARED_ROWS_MAX:
-            rows = _copy(rows)
-            slots = _copy(slots)
+        if CDATA:  # a list slice is a copy; a cdata slice would not own
+            slots = _u32_copy(self._slots + first * nw, (end - first) * nw)
+        else:
+            slots = self._slots[first * nw:max(end * nw, 1)]
+            if self.n > SHARED_ROWS_MAX:
+                rows = _copy(rows)
+                slots = _copy(slots)
         return Batch(self.buf[start - self.base:stop - self.base], start,
                      rows, end - first, slots, nw, self._paths,
                      self._interner)
 
     def is_object(self, i: int, slot: int) -> bool:
         """Whether the value at a slot is a JSON object."""
-        return self._slots[i * self._nw + slot * K.SLOT_WORDS + 2] == \
-            K.T_OBJECT
+        t: int = self._slots[i * self._nw + slot * K.SLOT_WORDS + 2]
+        return t == K.T_OBJECT
 
     def value(self, i: int, slot: int) -> Any:
         """The decoded value at a slot's path, or MISSING."""
@@ -463,6 +491,10 @@ class Scanner:
     def batch(self, buf: Any, base: int, n: int) -> Batch:
         """The Batch of the ``n`` records of the last ``scan_count``."""
         nw = self._nw
+        if CDATA:
+            return Batch(buf, base, ffi.unpack(self._recs, n * REC_FIELDS), n,
+                         _u32_copy(self._slots, n * nw), nw, self._paths,
+                         self._interner)
         # copies of just the filled parts, as int64 / uint32 views: fields
         # become Python ints only when read
         recs = memoryview(
