@@ -23,8 +23,9 @@ Method: every (peer, job) runs in a fresh interpreter (``worker``), so
 imports and GC state do not leak between peers: it loads this folder on
 its own and imports only its peer's library (qmpfast only for qmpfast's
 rows).  Each reads the same stream file, splits it into fixed-size chunks
-(mid-line, like socket reads), runs the job once as a warm-up, then ``--repeat`` timed runs
-(``time.perf_counter``); the median is reported.  The GC stays enabled.
+(mid-line, like socket reads), runs the job once as a warm-up (three
+times on PyPy, whose JIT needs longer: see ``worker.WARMUPS``), then
+``--repeat`` timed runs (``time.perf_counter``); the median is reported.  The GC stays enabled.
 Every peer's checksum is compared with a reference computed with the
 standard library, so a fast but wrong peer shows up as "WRONG".
 
@@ -324,7 +325,7 @@ def run(args: argparse.Namespace) -> Tuple[int, Dict[str, Any]]:
             print(f"{v:<19}: {state}")
         print(f"stream  : {args.size_mb:g} MiB, seed {args.seed}, order {args.order}, "
               f"sep {args.sep}, values {args.values}, chunks of {args.chunk} B; median of {args.repeat} "
-              f"after 1 warm-up; GC on"
+              f"after 1 warm-up (3 on PyPy); GC on"
               + (f"; busy heap of {args.busy_heap} dicts" if args.busy_heap else ""))
 
         results: Dict[str, Any] = {}

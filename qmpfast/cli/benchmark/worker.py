@@ -45,6 +45,13 @@ def interpreter() -> str:
     return name
 
 
+# Runs of each job before the timed ones: PyPy's JIT compiles a loop only
+# after it has run a while, and the per-chunk code runs once per 64 KiB,
+# so one pass leaves much of it interpreted.  A collector runs for days:
+# its steady state is what the PyPy rows measure (json's row as well).
+WARMUPS = 3 if hasattr(sys, "pypy_version_info") else 1
+
+
 def busy_heap(n: int) -> List[Dict[str, Any]]:
     """``n`` long-lived dicts, so that every full GC pass has to walk them
     (what a real application's heap looks like to the collector).  Each
@@ -68,6 +75,9 @@ def run(variant: str, job: str, path: str, chunk: int, repeat: int,
     heap = busy_heap(heap_size) if heap_size else None
     gc.enable()
     checksum = fn(parts)                 # warm-up, and the value to check
+    for _ in range(WARMUPS - 1):
+        if fn(parts) != checksum:
+            raise AssertionError(f"{variant}/{job}: result changed between runs")
     times: List[float] = []
     for _ in range(repeat):
         t0 = time.perf_counter()
