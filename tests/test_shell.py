@@ -10,6 +10,7 @@ Every wait polls the screen until what is expected shows up, with a
 generous limit, so a slow machine only makes the tests slower.
 """
 
+import itertools
 import json
 import os
 import shutil
@@ -53,6 +54,9 @@ def tmux():
     return path
 
 
+_SERVERS = itertools.count()
+
+
 class Terminal:
     """One tmux server of its own (its own socket), one window 200x50
     running a command; the command's exit status is printed when it
@@ -60,7 +64,9 @@ class Terminal:
 
     def __init__(self, tmux, home, argv):
         self.tmux = tmux
-        self.server = f"qmpfast-shell-{os.getpid()}-{id(self)}"
+        # a name never used before: a server killed by close() may still
+        # be exiting, and a new session on its socket would fail
+        self.server = f"qmpfast-shell-{os.getpid()}-{next(_SERVERS)}"
         env = dict(os.environ)
         env.pop("TMUX", None)
         env["HOME"] = str(home)
@@ -72,10 +78,12 @@ class Terminal:
                    "sh", "-c", script)
 
     def _tmux(self, *args):
-        return subprocess.run(
+        done = subprocess.run(
             [self.tmux, "-L", self.server, "-f", "/dev/null", *args],
-            env=self.env, capture_output=True, text=True, check=True,
-            timeout=60).stdout
+            env=self.env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, \
+            f"tmux {args[0]} failed ({done.returncode}): {done.stderr}"
+        return done.stdout
 
     def keys(self, *keys):
         """Keys as tmux names them (``Tab``, ``C-c``, ``Up``) or text."""
