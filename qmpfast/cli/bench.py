@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 
+from .benchmark import options
 from .errors import CLIError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .benchmark import options
     p = subparsers.add_parser(
         "bench", help="compare qmpfast with json, orjson, msgspec, qemu.qmp",
         description="Run the benchmark comparison on a generated stream "
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .benchmark import options, plot, runner
+    from .benchmark import plot, runner  # the runner only when it runs
     options.check_args(args.parser, args)
     status, report = runner.run(args)
     if args.plot:

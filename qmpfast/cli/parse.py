@@ -205,13 +205,13 @@ class _Timing:
         self.kinds = kinds
         self.main_started = main_started   # None: cmd_parse called directly
         self.started = time.perf_counter()  # decoding begins
-        self.first_chunk = 0.0              # when the first chunk was decoded
+        self.first_chunk: Optional[float] = None  # when it was decoded
         self.first_bytes = 0
         self.first_events = 0
         self.finished = self.started
 
     def chunk(self, size: int) -> None:
-        if not self.first_chunk:
+        if self.first_chunk is None:
             self.first_chunk = time.perf_counter()
             self.first_bytes = size
             self.first_events = self.kinds.get("event", 0)
@@ -226,7 +226,8 @@ class _Timing:
             phases.append(("import qmpfast", imported - begun))
         if self.main_started is not None:
             phases.append(("command line", self.started - self.main_started))
-        first = self.first_chunk or self.finished
+        first = self.finished if self.first_chunk is None \
+            else self.first_chunk
         phases.append(("first chunk", first - self.started))
         total = sum(t for _, t in phases)
         return (f"start-up {total * 1e3:.1f} ms: " + ", ".join(
@@ -253,7 +254,9 @@ def _print_stats(kinds: Counter[str], names: Counter[str],
           f"({total_bytes} bytes, under {MIN_THROUGHPUT_BYTES >> 20} MiB: "
           f"start-up would dominate); run `qmpfast bench` for throughput\n")
         return
-    # after the first chunk: the decoding alone
+    # after the first chunk: the decoding alone (1 MiB is 16 chunks, so
+    # there is one)
+    assert timing.first_chunk is not None
     elapsed = timing.finished - timing.first_chunk
     size = total_bytes - timing.first_bytes
     events = n_events - timing.first_events

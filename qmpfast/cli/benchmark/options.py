@@ -1,9 +1,9 @@
 """The runner's command-line options, shared by ``qmpfast bench`` and
 ``python -m benchmarks.run`` (which differ only in their defaults).
 
-Why a module of their own: ``qmpfast`` builds every subcommand's parser
-at start, so ``bench``'s options must not import the runner (subprocess,
-tempfile, the stream generator) for a ``qmpfast parse``.
+Why a module of their own: the two commands take the same options, and
+``qmpfast --help`` (which builds every subcommand's parser) should not
+import the runner (subprocess, tempfile, the stream generator) for it.
 """
 
 from __future__ import annotations
